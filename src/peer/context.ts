@@ -1,0 +1,93 @@
+import type { Env } from '../core/env.ts';
+import type { Msg } from '../core/messages.ts';
+import { Timers } from '../core/timers.ts';
+import type { Json, PeerId } from '../core/types.ts';
+import type { PeerConfig } from './config.ts';
+import type { ClientReply, Envelope, Output } from './io.ts';
+
+/** Counters a peer keeps about itself (messages by type, drops by reason, ...). */
+export class Counters {
+  readonly values = new Map<string, number>();
+  add(name: string, n = 1): void {
+    this.values.set(name, (this.values.get(name) ?? 0) + n);
+  }
+  get(name: string): number {
+    return this.values.get(name) ?? 0;
+  }
+  toJSON(): Record<string, number> {
+    return Object.fromEntries([...this.values.entries()].sort());
+  }
+}
+
+/**
+ * What every layer of one peer shares: identity, injected clock and randomness, timers,
+ * counters, and the outbox that drain() hands to the driver. Layers never do I/O; they
+ * append effects here.
+ */
+export class PeerContext {
+  readonly timers = new Timers();
+  readonly counters = new Counters();
+  private send_: Envelope[] = [];
+  private sendAfter_: Envelope[] = [];
+  private replies_: ClientReply[] = [];
+  /** Pending writes of this step: key -> value, or undefined for a delete. Last write wins. */
+  private persist_ = new Map<string, Json | undefined>();
+
+  constructor(
+    readonly self: PeerId,
+    readonly env: Env,
+    readonly config: PeerConfig,
+  ) {}
+
+  now(): number {
+    return this.env.now();
+  }
+
+  send(to: PeerId, msg: Msg): void {
+    this.send_.push({ to, msg });
+  }
+
+  /** Sends once everything persisted so far in this step is durable. */
+  sendAfterPersist(to: PeerId, msg: Msg): void {
+    this.sendAfter_.push({ to, msg });
+  }
+
+  reply(r: ClientReply): void {
+    this.replies_.push(r);
+  }
+
+  persist(key: string, value: Json): void {
+    this.persist_.set(key, value);
+  }
+
+  unpersist(key: string): void {
+    this.persist_.set(key, undefined);
+  }
+
+  drain(): Output {
+    let persist: Output['persist'] = null;
+    if (this.persist_.size > 0) {
+      const puts: Array<[string, Json]> = [];
+      const dels: string[] = [];
+      for (const [k, v] of this.persist_) {
+        if (v === undefined) dels.push(k);
+        else puts.push([k, v]);
+      }
+      persist = { puts, dels };
+      this.persist_ = new Map();
+    }
+    const out: Output = {
+      send: this.send_,
+      persist,
+      sendAfterPersist: this.sendAfter_,
+      replies: this.replies_,
+      wakeAt: this.timers.nextAt(),
+    };
+    this.send_ = [];
+    this.sendAfter_ = [];
+    this.replies_ = [];
+    for (const e of out.send) this.counters.add(`out.${e.msg.t}`);
+    for (const e of out.sendAfterPersist) this.counters.add(`out.${e.msg.t}`);
+    return out;
+  }
+}

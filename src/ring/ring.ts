@@ -1,0 +1,256 @@
+import { inOpen, inOpenClosed } from '../core/id.ts';
+import { successor_list_length } from '../core/limits.ts';
+import type { PeerId } from '../core/types.ts';
+import type { PeerContext } from '../peer/context.ts';
+import type { FailureDetector } from './failure-detector.ts';
+
+export type RingStatus = 'out' | 'joining' | 'in' | 'leaving' | 'left';
+
+/** Listeners the layers above install: they move data when responsibility moves. */
+export interface RingHooks {
+  /** This peer gave the range (from, to] to `to`, which just joined in front of it. */
+  gaveRange(from: PeerId | null, to: PeerId): void;
+  /** This peer's predecessor changed (joined, stabilized, crash repaired, left). */
+  predChanged(oldPred: PeerId | null, newPred: PeerId | null): void;
+  /** This peer is now in the ring (join completed or ring created). */
+  joined(): void;
+  /** This peer is leaving: hand everything to succ. */
+  leaving(succ: PeerId): void;
+}
+
+/**
+ * The relaxed ring of Beernet (Mejías and Van Roy).
+ *
+ * A peer is responsible for (pred, self]. Joins take two steps, each between two peers:
+ * the joiner q asks the peer r responsible for q's id; r makes q its predecessor and
+ * answers join_ok(pred p); q then tells p "new_succ". No key ever has two responsible
+ * peers under joins, because r shrinks its range before q takes its own.
+ *
+ * Crashes are handled from the predecessor side: a peer whose successor is suspected
+ * moves to the next live entry of its successor list and notifies it; the notified peer
+ * accepts when its current predecessor is suspected or farther away. Peers that cannot
+ * reach the peer in between stay in a branch (that is the relaxation).
+ *
+ * Where this departs from Beernet, and why: successor-list and predecessor information
+ * rides on heartbeat replies (pong), and a peer adopts its successor's predecessor when
+ * it lies in between and is not suspected. That is Chord's stabilization, piggybacked on
+ * traffic the failure detector sends anyway: it costs no extra message, and it is what
+ * shrinks branches back to a perfect ring once the failure detector stops suspecting.
+ */
+export class Ring {
+  status: RingStatus = 'out';
+  pred: PeerId | null = null;
+  /** succs[0] is the successor; never contains self unless the ring has one peer. */
+  succs: PeerId[] = [];
+  private joinContact: PeerId | null = null;
+  private joinAttempts = 0;
+  private joinTimer: number | null = null;
+
+  constructor(
+    private readonly ctx: PeerContext,
+    private readonly fd: FailureDetector,
+    private readonly hooks: RingHooks,
+  ) {
+    fd.onSuspect((p) => this.onSuspect(p));
+  }
+
+  get self(): PeerId {
+    return this.ctx.self;
+  }
+
+  get succ(): PeerId {
+    return this.succs[0] ?? this.ctx.self;
+  }
+
+  /** Responsible for position x: in the ring and x in (pred, self]. */
+  isResponsible(x: PeerId): boolean {
+    return this.status === 'in' && this.pred !== null && inOpenClosed(x, this.pred, this.ctx.self);
+  }
+
+  /** First peer: a ring of one. */
+  create(): void {
+    this.status = 'in';
+    this.setPred(this.ctx.self);
+    this.setSuccs([this.ctx.self]);
+    this.hooks.joined();
+  }
+
+  /** Join through any peer already in the ring. Retries with backoff until join_ok. */
+  join(contact: PeerId): void {
+    this.status = 'joining';
+    this.joinContact = contact;
+    this.joinAttempts = 0;
+    this.sendJoin();
+  }
+
+  private sendJoin(): void {
+    if (this.status !== 'joining' || this.joinContact === null) return;
+    this.joinAttempts++;
+    const self = this.ctx.self;
+    this.ctx.send(this.joinContact, { t: 'route', target: self, origin: self, hops: 1, last: false, body: { k: 'join' } });
+    const backoff = this.ctx.config.join_retry_ms * Math.min(8, this.joinAttempts);
+    this.ctx.timers.cancel(this.joinTimer);
+    this.joinTimer = this.ctx.timers.schedule(this.ctx.now() + backoff, () => this.sendJoin());
+  }
+
+  /** Another contact for the next join attempts (the driver learned a better one). */
+  setJoinContact(contact: PeerId): void {
+    this.joinContact = contact;
+  }
+
+  /** Delivered by routing: we are responsible for q's id, and q wants in. */
+  onJoin(q: PeerId): void {
+    if (this.status !== 'in' || q === this.ctx.self) {
+      this.ctx.send(q, { t: 'join_retry' });
+      return;
+    }
+    const oldPred = this.pred;
+    if (q === oldPred) {
+      // q restarted with its stored identity while we still had it as predecessor: we do not
+      // know its predecessor; stabilization from that side will tell it.
+      this.ctx.send(q, { t: 'join_ok', pred: null, succs: this.succListForOthers() });
+      return;
+    }
+    this.setPred(q);
+    this.ctx.counters.add('ring.join_accepted');
+    this.ctx.send(q, { t: 'join_ok', pred: oldPred, succs: this.succListForOthers() });
+    this.hooks.gaveRange(oldPred, q);
+    if (this.succs[0] === this.ctx.self) {
+      // We were alone: the joiner is also our successor.
+      this.setSuccs([q]);
+    }
+  }
+
+  onJoinOk(from: PeerId, pred: PeerId | null, succs: PeerId[]): void {
+    if (this.status !== 'joining') return;
+    this.ctx.timers.cancel(this.joinTimer);
+    this.status = 'in';
+    this.setSuccs(succs.length > 0 ? succs : [from]);
+    if (pred !== null && this.pred === null) this.setPred(pred);
+    else if (pred !== null && this.pred !== null && inOpen(pred, this.pred, this.ctx.self)) this.setPred(pred);
+    if (this.pred !== null && this.pred !== this.ctx.self) this.ctx.send(this.pred, { t: 'new_succ', succs: this.succListForOthers() });
+    this.hooks.joined();
+  }
+
+  onJoinRetry(): void {
+    // The retry timer is already armed; nothing else to do.
+    this.ctx.counters.add('ring.join_retry');
+  }
+
+  /** Second step of the join: q, just joined, says it is our successor. */
+  onNewSucc(q: PeerId, succs: PeerId[]): void {
+    if (this.status !== 'in' && this.status !== 'leaving') return;
+    const succ = this.succ;
+    if (succ === this.ctx.self || succ === q || inOpen(q, this.ctx.self, succ) || this.fd.isSuspected(succ)) {
+      this.setSuccs([q, ...succs]);
+    }
+  }
+
+  /** p believes it is our predecessor. */
+  onNotify(p: PeerId): void {
+    if (this.status !== 'in' || p === this.pred || p === this.ctx.self) return;
+    if (this.pred === null || this.pred === this.ctx.self || this.fd.isSuspected(this.pred) || inOpen(p, this.pred, this.ctx.self)) {
+      this.setPred(p);
+    }
+  }
+
+  /** Heartbeat reply: stabilize with what our successor tells us. */
+  onPong(from: PeerId, pred: PeerId | null, succs: PeerId[]): void {
+    if (this.status !== 'in' || from !== this.succ) return;
+    const self = this.ctx.self;
+    if (pred !== null && pred !== self && inOpen(pred, self, from) && !this.fd.isSuspected(pred)) {
+      // A peer joined between us (or we were in a branch): it becomes our successor.
+      this.setSuccs([pred, from, ...succs]);
+      this.ctx.send(pred, { t: 'notify' });
+      return;
+    }
+    this.setSuccs([from, ...succs]);
+    if (pred !== self && (pred === null || this.fd.isSuspected(pred) || !inOpen(pred, self, from))) {
+      this.ctx.send(from, { t: 'notify' });
+    }
+  }
+
+  /** Graceful leave: hand our range to our successor, tell our predecessor. */
+  leave(): void {
+    if (this.status !== 'in') {
+      this.status = 'left';
+      return;
+    }
+    this.status = 'leaving';
+    const succ = this.succ;
+    if (succ !== this.ctx.self) {
+      this.hooks.leaving(succ);
+      this.ctx.send(succ, { t: 'leave', pred: this.pred === this.ctx.self ? null : this.pred });
+      if (this.pred !== null && this.pred !== this.ctx.self && this.pred !== succ) {
+        this.ctx.send(this.pred, { t: 'leave_pred', succs: this.succs.slice(0, successor_list_length) });
+      }
+    }
+    this.status = 'left';
+  }
+
+  onLeave(from: PeerId, pred: PeerId | null): void {
+    if (this.status !== 'in' || from !== this.pred) return;
+    this.setPred(pred ?? null);
+    if (this.succs[0] === from) this.setSuccs([this.ctx.self]);
+    if (this.pred === null) {
+      // The leaver was our only other peer.
+      if (this.succ === this.ctx.self) this.setPred(this.ctx.self);
+    }
+  }
+
+  onLeavePred(from: PeerId, succs: PeerId[]): void {
+    if (this.status !== 'in' || from !== this.succ) return;
+    const rest = succs.filter((p) => p !== from);
+    this.setSuccs(rest.length > 0 ? rest : [this.ctx.self]);
+    if (this.succ !== this.ctx.self) this.ctx.send(this.succ, { t: 'notify' });
+    else this.setPred(this.ctx.self);
+  }
+
+  private onSuspect(p: PeerId): void {
+    if (this.status !== 'in') {
+      if (this.status === 'joining' && p === this.joinContact) this.ctx.counters.add('ring.join_contact_suspected');
+      return;
+    }
+    if (this.succs.includes(p)) {
+      const wasSucc = this.succ === p;
+      const rest = this.succs.filter((s) => s !== p && !this.fd.isSuspected(s));
+      this.setSuccs(rest.length > 0 ? rest : [this.ctx.self]);
+      if (wasSucc) {
+        this.ctx.counters.add('ring.succ_failed');
+        if (this.succ !== this.ctx.self) this.ctx.send(this.succ, { t: 'notify' });
+        else this.setPred(this.ctx.self);
+      }
+    }
+  }
+
+  /** Our successor list as others should see it: ourselves first. */
+  succListForOthers(): PeerId[] {
+    return [this.ctx.self, ...this.succs].slice(0, successor_list_length);
+  }
+
+  private setPred(p: PeerId | null): void {
+    const old = this.pred;
+    if (old === p) return;
+    if (old !== null) this.fd.unwatch(old, 'pred');
+    this.pred = p;
+    if (p !== null) this.fd.watch(p, 'pred');
+    this.hooks.predChanged(old, p);
+  }
+
+  /** Keeps the successor list ordered, without self or duplicates, at most k long. */
+  private setSuccs(list: PeerId[]): void {
+    const self = this.ctx.self;
+    const out: PeerId[] = [];
+    for (const p of list) {
+      if (p === self) break; // the list wrapped around the ring
+      if (!out.includes(p)) out.push(p);
+      if (out.length === successor_list_length) break;
+    }
+    if (out.length === 0) out.push(self);
+    const old = this.succs;
+    // Only the successor itself is heartbeated: the rest of the list is refreshed by its pongs.
+    if (old[0] !== undefined && old[0] !== out[0]) this.fd.unwatch(old[0], 'succ');
+    this.succs = out;
+    this.fd.watch(out[0]!, 'succ');
+  }
+}

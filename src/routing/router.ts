@@ -1,0 +1,150 @@
+import { inOpenClosed } from '../core/id.ts';
+import { route_hops_max } from '../core/limits.ts';
+import type { MsgOf, RoutedBody } from '../core/messages.ts';
+import type { PeerId } from '../core/types.ts';
+import type { PeerContext } from '../peer/context.ts';
+import type { FailureDetector } from '../ring/failure-detector.ts';
+import type { Ring } from '../ring/ring.ts';
+import { Fingers } from './fingers.ts';
+
+export type RouteMsg = MsgOf<'route'>;
+
+/** Handler for a routed body that reached the peer responsible for its target. */
+export type DeliverFn = (body: RoutedBody, msg: RouteMsg) => void;
+
+interface PendingLookup {
+  target: PeerId;
+  cb: (peer: PeerId | null, hops: number) => void;
+  timer: number;
+}
+
+/**
+ * Greedy clockwise routing over fingers and the successor list, plus the relaxed ring's
+ * backward step: a message marked `last` that reaches a peer not responsible for its
+ * target is passed to that peer's predecessor (the target sits in a branch or belongs to a
+ * peer still joining). Every hop moves closer to the target, so a message cannot loop
+ * while the ring is stable; under churn a hop limit ends it.
+ */
+export class Router {
+  readonly fingers: Fingers;
+  private deliverFn: DeliverFn = () => {};
+  private readonly lookups = new Map<number, PendingLookup>();
+  private nextReq = 1;
+  /** Routed messages a joining peer holds until its join completes. */
+  private held: RouteMsg[] = [];
+
+  constructor(
+    private readonly ctx: PeerContext,
+    private readonly ring: Ring,
+    private readonly fd: FailureDetector,
+  ) {
+    this.fingers = new Fingers(ctx, fd);
+    fd.onSuspect((p) => this.fingers.removePeer(p));
+  }
+
+  onDeliver(fn: DeliverFn): void {
+    this.deliverFn = fn;
+  }
+
+  /** Send body to the peer responsible for target (possibly ourselves). */
+  route(target: PeerId, body: RoutedBody): void {
+    const self = this.ctx.self;
+    this.handle({ t: 'route', target, origin: self, hops: 0, last: false, body });
+  }
+
+  /** A route message arrived (or starts here). */
+  handle(msg: RouteMsg): void {
+    const ring = this.ring;
+    if (ring.status === 'joining') {
+      // Not able to judge responsibility yet: hold it (bounded) until the join completes.
+      if (this.held.length < this.ctx.config.joining_buffer_messages_max) this.held.push(msg);
+      else this.ctx.counters.add('route.dropped_held_full');
+      return;
+    }
+    if (ring.status !== 'in') {
+      this.ctx.counters.add('route.dropped_not_in');
+      return;
+    }
+    if (ring.isResponsible(msg.target)) {
+      this.ctx.counters.add('route.delivered');
+      this.deliverFn(msg.body, msg);
+      return;
+    }
+    if (msg.hops >= route_hops_max) {
+      this.ctx.counters.add('route.dropped_hops');
+      return;
+    }
+    const [next, last] = msg.last ? this.backward() : this.nextHop(msg.target);
+    if (next === null) {
+      this.ctx.counters.add('route.dropped_no_hop');
+      return;
+    }
+    this.ctx.send(next, { ...msg, hops: msg.hops + 1, last });
+  }
+
+  /** Not responsible although the sender thought so: the target is behind our predecessor. */
+  private backward(): [PeerId | null, boolean] {
+    const pred = this.ring.pred;
+    if (pred === null || pred === this.ctx.self || this.fd.isSuspected(pred)) return [null, true];
+    return [pred, true];
+  }
+
+  /** Next hop towards target and whether that hop is believed responsible for it. */
+  nextHop(target: PeerId): [PeerId | null, boolean] {
+    const self = this.ctx.self;
+    const succs = this.ring.succs;
+    // Successor list: if the target falls between two consecutive entries, the second is responsible.
+    let prev = self;
+    for (const s of succs) {
+      if (s === self) break;
+      if (inOpenClosed(target, prev, s) && !this.fd.isSuspected(s)) return [s, true];
+      prev = s;
+    }
+    const best = this.fingers.closestPreceding(target, succs);
+    if (best !== null) return [best, best === target];
+    const succ = this.ring.succ;
+    return succ === self ? [null, false] : [succ, false];
+  }
+
+  /** Answer to a find: the responsible peer for target. */
+  lookup(target: PeerId, cb: (peer: PeerId | null, hops: number) => void): void {
+    const reqId = this.nextReq++;
+    const timer = this.ctx.timers.schedule(this.ctx.now() + this.ctx.config.lookup_timeout_ms, () => {
+      this.lookups.delete(reqId);
+      cb(null, -1);
+    });
+    this.lookups.set(reqId, { target, cb, timer });
+    this.route(target, { k: 'find', reqId });
+  }
+
+  /** Routed find reached us: we are responsible. */
+  answerFind(msg: RouteMsg, reqId: number): void {
+    const found: MsgOf<'found'> = { t: 'found', reqId, target: msg.target, peer: this.ctx.self, hops: msg.hops };
+    if (msg.origin === this.ctx.self) this.onFound(found);
+    else this.ctx.send(msg.origin, found);
+  }
+
+  onFound(msg: MsgOf<'found'>): void {
+    const p = this.lookups.get(msg.reqId);
+    if (!p) return;
+    this.lookups.delete(msg.reqId);
+    this.ctx.timers.cancel(p.timer);
+    p.cb(msg.peer, msg.hops);
+  }
+
+  /** Repair one finger (called periodically). */
+  fixOneFinger(): void {
+    if (this.ring.status !== 'in' || this.ring.succ === this.ctx.self) return;
+    const [i, target] = this.fingers.nextToFix(this.ring.succs);
+    this.lookup(target, (peer) => {
+      if (peer !== null) this.fingers.set(i, peer);
+    });
+  }
+
+  /** The join completed: process what was held. */
+  releaseHeld(): void {
+    const held = this.held;
+    this.held = [];
+    for (const m of held) this.handle(m);
+  }
+}

@@ -1,0 +1,323 @@
+import { decode, encode } from '../core/codec.ts';
+import type { Msg } from '../core/messages.ts';
+import type { Json, PeerId } from '../core/types.ts';
+import type { PeerConfig } from '../peer/config.ts';
+import type { ClientOp, ClientReply, Envelope, Output } from '../peer/io.ts';
+import { Peer } from '../peer/peer.ts';
+import { SimDisk } from './disk.ts';
+import { EventQueue } from './event-queue.ts';
+import { calmNetwork, deliveryDelays, type NetworkKnobs, Partitions } from './network-model.ts';
+import { Rng } from './rng.ts';
+import { TraceHash } from './trace.ts';
+
+export interface DiskKnobs {
+  /** Time for a batch to become durable: min plus an exponential extra with this mean. */
+  disk_latency_min_ms: number;
+  disk_latency_jitter_mean_ms: number;
+}
+
+export const fastDisk: DiskKnobs = { disk_latency_min_ms: 0.5, disk_latency_jitter_mean_ms: 0.5 };
+
+/** Bugs the seed runner can plant in the driver, to show that the checkers catch them. */
+export interface DriverMutants {
+  /** Send acknowledgements before the state behind them is durable. */
+  ack_before_persist?: boolean;
+}
+
+export interface SimOptions {
+  seed: number;
+  network?: Partial<NetworkKnobs>;
+  disk?: Partial<DiskKnobs>;
+  peerConfig?: Partial<PeerConfig>;
+  /** Round-trip every message through the wire codec (slower; proves messages survive encoding). */
+  codec_check?: boolean;
+  /** Record a readable trace line per event (slow; for debugging a seed). */
+  trace_lines?: boolean;
+  mutants?: DriverMutants;
+}
+
+type SimEvent =
+  | { at: number; seq: number; kind: 'deliver'; from: PeerId; to: PeerId; msg: Msg; incarnation: number }
+  | { at: number; seq: number; kind: 'tick'; peer: PeerId; token: number; incarnation: number }
+  | { at: number; seq: number; kind: 'disk'; peer: PeerId; batch: number; incarnation: number }
+  | { at: number; seq: number; kind: 'action'; fn: () => void };
+
+/** One simulated peer: the protocol state machine plus what the driver keeps for it. */
+export class SimNode {
+  alive = true;
+  /** Bumped on every crash, so events meant for an earlier life are dropped. */
+  incarnation = 0;
+  wakeAt = Infinity;
+  wakeToken = 0;
+  /** Effects waiting for the newest in-flight disk batch. */
+  held: Array<{ batch: number; envelopes: Envelope[]; replies: ClientReply[] }> = [];
+
+  constructor(
+    public peer: Peer,
+    readonly disk: SimDisk,
+    public rng: Rng,
+  ) {}
+
+  get id(): PeerId {
+    return this.peer.id;
+  }
+}
+
+export type ReplyListener = (peer: PeerId, reply: ClientReply) => void;
+
+/**
+ * The deterministic simulator: virtual time, one seed, an event queue ordered by
+ * (time, sequence), a network that delays, loses, duplicates, reorders and partitions,
+ * disks that lose unsynced writes on a crash. The same seed gives the same trace hash.
+ */
+export class Simulation {
+  readonly rng: Rng;
+  readonly nodes = new Map<PeerId, SimNode>();
+  readonly partitions = new Partitions();
+  readonly trace = new TraceHash();
+  readonly traceLines: string[] = [];
+  network: NetworkKnobs;
+  disk: DiskKnobs;
+  now = 0;
+  delivered = 0;
+  sent = 0;
+  private readonly queue = new EventQueue<SimEvent>();
+  private readonly netRng: Rng;
+  private readonly diskRng: Rng;
+  private readonly replyListeners: ReplyListener[] = [];
+  private nextReqId = 1;
+  private readonly replyCallbacks = new Map<number, (r: ClientReply) => void>();
+  /** Called after every event (invariant checks). */
+  afterEvent: (() => void) | null = null;
+
+  constructor(readonly opts: SimOptions) {
+    this.rng = new Rng(opts.seed);
+    this.netRng = this.rng.fork();
+    this.diskRng = this.rng.fork();
+    this.network = { ...calmNetwork, ...opts.network };
+    this.disk = { ...fastDisk, ...opts.disk };
+  }
+
+  // ---------------------------------------------------------------- peers
+
+  /** A new peer with a fresh identity; joins through contact, or creates the ring when contact is null. */
+  addPeer(contact: PeerId | null, id?: PeerId): SimNode {
+    const rng = this.rng.fork();
+    const peer = new Peer({ env: this.envFor(rng), config: this.opts.peerConfig, id });
+    const node = new SimNode(peer, new SimDisk(), rng);
+    if (this.nodes.has(peer.id)) throw new Error(`peer id collision ${peer.id}`);
+    this.nodes.set(peer.id, node);
+    peer.start(contact);
+    this.flush(node);
+    return node;
+  }
+
+  private envFor(rng: Rng) {
+    return { now: () => this.now, random: () => rng.next() };
+  }
+
+  /** Crash: the peer stops, its unsynced writes are lost, messages to it vanish. */
+  crash(id: PeerId): void {
+    const n = this.nodes.get(id);
+    if (!n || !n.alive) return;
+    n.alive = false;
+    n.incarnation++;
+    n.disk.crash();
+    n.held = [];
+    this.trace.add(this.now, 3, id, 0, 0);
+  }
+
+  /** Restart a crashed peer from its durable state; it rejoins through contact. */
+  restart(id: PeerId, contact: PeerId | null): SimNode {
+    const n = this.nodes.get(id);
+    if (!n || n.alive) throw new Error(`restart of a peer that is not down: ${id}`);
+    n.rng = this.rng.fork();
+    n.peer = new Peer({ env: this.envFor(n.rng), config: this.opts.peerConfig, stored: n.disk.records() });
+    n.alive = true;
+    n.wakeAt = Infinity;
+    n.peer.start(contact);
+    this.trace.add(this.now, 4, id, 0, 0);
+    this.flush(n);
+    return n;
+  }
+
+  /** Graceful leave: hand over, then stop. */
+  leave(id: PeerId): void {
+    const n = this.nodes.get(id);
+    if (!n || !n.alive) return;
+    n.peer.leave();
+    this.flush(n);
+    this.trace.add(this.now, 5, id, 0, 0);
+    // It stays reachable only until its last effects are out; then it is gone.
+    this.schedule(this.now + 1000, () => {
+      if (n.alive && n.peer.ring.status === 'left') {
+        n.alive = false;
+        n.incarnation++;
+      }
+    });
+  }
+
+  live(): SimNode[] {
+    return [...this.nodes.values()].filter((n) => n.alive);
+  }
+
+  /** Peers in the ring now (alive and status 'in'). */
+  members(): SimNode[] {
+    return this.live().filter((n) => n.peer.ring.status === 'in');
+  }
+
+  // ---------------------------------------------------------------- clients
+
+  onReply(fn: ReplyListener): void {
+    this.replyListeners.push(fn);
+  }
+
+  /** Issue a client operation at a peer; cb gets its reply. */
+  request(id: PeerId, op: ClientOp, cb?: (r: ClientReply) => void): number {
+    const n = this.nodes.get(id);
+    const reqId = this.nextReqId++;
+    if (!n || !n.alive) {
+      cb?.({ reqId, ok: false, code: 'stopped', message: 'peer is down' });
+      return reqId;
+    }
+    if (cb) this.replyCallbacks.set(reqId, cb);
+    n.peer.request({ reqId, op });
+    this.flush(n);
+    return reqId;
+  }
+
+  // ---------------------------------------------------------------- time
+
+  schedule(at: number, fn: () => void): void {
+    this.queue.push({ at, seq: this.queue.nextSeq(), kind: 'action', fn });
+  }
+
+  /** Run events until virtual time t (inclusive) or the queue empties. */
+  runUntil(t: number): void {
+    while (this.queue.peekAt() <= t) this.step();
+    if (this.now < t) this.now = t;
+  }
+
+  runFor(ms: number): void {
+    this.runUntil(this.now + ms);
+  }
+
+  /** Run until pred() holds (checked after each event) or the time limit; returns whether it held. */
+  runUntilTrue(pred: () => boolean, limitMs: number): boolean {
+    const end = this.now + limitMs;
+    if (pred()) return true;
+    while (this.queue.peekAt() <= end) {
+      this.step();
+      if (pred()) return true;
+    }
+    this.now = Math.max(this.now, end);
+    return pred();
+  }
+
+  private step(): void {
+    const e = this.queue.pop()!;
+    this.now = e.at;
+    switch (e.kind) {
+      case 'deliver': {
+        const n = this.nodes.get(e.to);
+        if (!n || !n.alive || n.incarnation !== e.incarnation) break;
+        if (e.to !== e.from && !this.partitions.canSend(e.from, e.to)) break;
+        this.delivered++;
+        this.trace.add(e.at, 1, e.from, e.to, e.msg.t.length + e.msg.t.charCodeAt(0) * 31);
+        if (this.opts.trace_lines) this.traceLines.push(`${e.at.toFixed(3)} ${e.from}>${e.to} ${JSON.stringify(e.msg)}`);
+        if (this.opts.codec_check) n.peer.receiveRaw(e.from, encode(e.msg));
+        else n.peer.receive(e.from, e.msg);
+        this.flush(n);
+        break;
+      }
+      case 'tick': {
+        const n = this.nodes.get(e.peer);
+        if (!n || !n.alive || n.incarnation !== e.incarnation || n.wakeToken !== e.token) break;
+        n.wakeAt = Infinity;
+        this.trace.add(e.at, 2, e.peer, 0, 0);
+        n.peer.tick();
+        this.flush(n);
+        break;
+      }
+      case 'disk': {
+        const n = this.nodes.get(e.peer);
+        if (!n || n.incarnation !== e.incarnation) break;
+        n.disk.complete(e.batch);
+        while (n.held.length > 0 && n.held[0]!.batch <= e.batch) {
+          const h = n.held.shift()!;
+          this.release(n, h.envelopes, h.replies);
+        }
+        break;
+      }
+      case 'action':
+        e.fn();
+        break;
+    }
+    this.afterEvent?.();
+  }
+
+  /** Carry out a peer's effects. */
+  private flush(n: SimNode): void {
+    const out: Output = n.peer.drain();
+    for (const env of out.send) this.transmit(n.id, env);
+    let lastBatch = n.disk.inFlight.length > 0 ? n.disk.inFlight[n.disk.inFlight.length - 1]!.id : 0;
+    if (out.persist) {
+      lastBatch = n.disk.begin(out.persist);
+      const prevDone = this.lastDiskAt.get(n.id) ?? 0;
+      // Batches of one peer complete in order: never before the previous one.
+      const at = Math.max(prevDone, this.now + this.disk.disk_latency_min_ms + this.diskRng.exp(this.disk.disk_latency_jitter_mean_ms));
+      this.lastDiskAt.set(n.id, at);
+      this.queue.push({ at, seq: this.queue.nextSeq(), kind: 'disk', peer: n.id, batch: lastBatch, incarnation: n.incarnation });
+    }
+    if (out.sendAfterPersist.length > 0 || out.replies.length > 0) {
+      if (lastBatch === 0 || this.opts.mutants?.ack_before_persist) this.release(n, out.sendAfterPersist, out.replies);
+      else n.held.push({ batch: lastBatch, envelopes: out.sendAfterPersist, replies: out.replies });
+    }
+    if (out.wakeAt !== null && out.wakeAt < n.wakeAt) {
+      n.wakeAt = out.wakeAt;
+      n.wakeToken++;
+      this.queue.push({ at: Math.max(out.wakeAt, this.now), seq: this.queue.nextSeq(), kind: 'tick', peer: n.id, token: n.wakeToken, incarnation: n.incarnation });
+    }
+  }
+
+  private readonly lastDiskAt = new Map<PeerId, number>();
+
+  private release(n: SimNode, envelopes: Envelope[], replies: ClientReply[]): void {
+    for (const env of envelopes) this.transmit(n.id, env);
+    for (const r of replies) {
+      const cb = this.replyCallbacks.get(r.reqId);
+      if (cb) {
+        this.replyCallbacks.delete(r.reqId);
+        cb(r);
+      }
+      for (const fn of this.replyListeners) fn(n.id, r);
+    }
+  }
+
+  private transmit(from: PeerId, env: Envelope): void {
+    this.sent++;
+    const to = env.to;
+    const incarnation = this.nodes.get(to)?.incarnation ?? 0;
+    if (to === from) {
+      // Local delivery: no network, but still a separate event, so handlers never re-enter.
+      this.queue.push({ at: this.now, seq: this.queue.nextSeq(), kind: 'deliver', from, to, msg: env.msg, incarnation });
+      return;
+    }
+    if (!this.partitions.canSend(from, to)) return;
+    for (const d of deliveryDelays(this.network, this.netRng)) {
+      this.queue.push({ at: this.now + d, seq: this.queue.nextSeq(), kind: 'deliver', from, to, msg: env.msg, incarnation });
+    }
+  }
+
+  /** Decode check used by tests: every message type must survive the codec. */
+  static roundTrip(msg: Msg): Msg {
+    const r = decode(encode(msg));
+    if (!r.ok) throw new Error(`codec rejected ${msg.t}: ${r.detail}`);
+    return r.msg;
+  }
+
+  /** For tests and benchmarks: stored records of a peer (durable only). */
+  durable(id: PeerId): Array<[string, Json]> {
+    return this.nodes.get(id)?.disk.records() ?? [];
+  }
+}
