@@ -28,8 +28,12 @@ export const Msg = v.variant('t', [
   // ---- failure detector and stabilization ----
   /** Heartbeat. `seq` lets the sender measure the round trip for its adaptive timeout. */
   v.strictObject({ t: v.literal('ping'), seq: uint }),
-  /** Reply to ping; carries what the sender needs to stabilize (our predecessor and successors). */
-  v.strictObject({ t: v.literal('pong'), seq: uint, pred: optId, succs: ids }),
+  /**
+   * Reply to ping; carries what the sender needs to stabilize (our predecessor and
+   * successors) and whether we are a member of the ring at all (a restarted peer that is
+   * joining again is alive but not a member).
+   */
+  v.strictObject({ t: v.literal('pong'), seq: uint, member: v.boolean(), pred: optId, succs: ids }),
 
   // ---- relaxed ring ----
   /** r to joiner q: you are in; your predecessor is pred (null when r did not know one). */

@@ -61,12 +61,13 @@ export class Peer {
     return this.ctx.self;
   }
 
-  /** Create a new ring (contact null) or join one through contact. */
-  start(contact: PeerId | null): void {
+  /** Create a new ring (no contacts) or join one through any of the contacts. */
+  start(contacts: readonly PeerId[]): void {
     if (this.started) return;
     this.started = true;
-    if (contact === null || contact === this.id) this.ring.create();
-    else this.ring.join(contact);
+    const others = contacts.filter((c) => c !== this.id);
+    if (others.length === 0) this.ring.create();
+    else this.ring.join(others);
     this.scheduleHeartbeat();
     this.scheduleFingerFix();
   }
@@ -99,10 +100,16 @@ export class Peer {
     this.fd.heard(from);
     switch (msg.t) {
       case 'ping':
-        this.ctx.send(from, { t: 'pong', seq: msg.seq, pred: this.ring.pred, succs: this.ring.succs.slice() });
+        this.ctx.send(from, { t: 'pong', seq: msg.seq, member: this.ring.status === 'in', pred: this.ring.pred, succs: this.ring.succs.slice() });
         return;
       case 'pong':
         this.fd.pong(from, msg.seq);
+        if (!msg.member) {
+          this.ring.onNotMember(from);
+          this.router.fingers.removePeer(from);
+          return;
+        }
+        this.ring.onMember(from);
         this.ring.onPong(from, msg.pred, msg.succs);
         return;
       case 'join_ok':

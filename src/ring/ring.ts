@@ -1,5 +1,6 @@
-import { inOpen, inOpenClosed } from '../core/id.ts';
+import { dist, inOpen, inOpenClosed } from '../core/id.ts';
 import { successor_list_length } from '../core/limits.ts';
+import type { MsgOf } from '../core/messages.ts';
 import type { PeerId } from '../core/types.ts';
 import type { PeerContext } from '../peer/context.ts';
 import type { FailureDetector } from './failure-detector.ts';
@@ -42,9 +43,18 @@ export class Ring {
   pred: PeerId | null = null;
   /** succs[0] is the successor; never contains self unless the ring has one peer. */
   succs: PeerId[] = [];
-  private joinContact: PeerId | null = null;
-  private joinAttempts = 0;
+  /** Peers to join through, tried in turn (a contact may be dead or may leave). */
+  private joinContacts: PeerId[] = [];
+  /** Join attempts so far without an answer (a driver offers fresh contacts when this grows). */
+  joinAttempts = 0;
   private joinTimer: number | null = null;
+  /** Our predecessor told us it is not in the ring (it restarted and is joining again). */
+  private predGone = false;
+  /**
+   * Joiners we let in whose join_ok may still be on its way: until they answer a heartbeat
+   * as members, a "not a member" answer from them is expected and must not drop them.
+   */
+  private readonly acceptedJoiners = new Map<PeerId, MsgOf<'join_ok'>>();
 
   constructor(
     private readonly ctx: PeerContext,
@@ -75,27 +85,29 @@ export class Ring {
     this.hooks.joined();
   }
 
-  /** Join through any peer already in the ring. Retries with backoff until join_ok. */
-  join(contact: PeerId): void {
+  /** Join through peers already in the ring, tried in turn. Retries with backoff until join_ok. */
+  join(contacts: readonly PeerId[]): void {
     this.status = 'joining';
-    this.joinContact = contact;
+    this.joinContacts = contacts.filter((c) => c !== this.ctx.self);
     this.joinAttempts = 0;
     this.sendJoin();
   }
 
   private sendJoin(): void {
-    if (this.status !== 'joining' || this.joinContact === null) return;
+    if (this.status !== 'joining' || this.joinContacts.length === 0) return;
+    const contact = this.joinContacts[this.joinAttempts % this.joinContacts.length]!;
     this.joinAttempts++;
     const self = this.ctx.self;
-    this.ctx.send(this.joinContact, { t: 'route', target: self, origin: self, hops: 1, last: false, body: { k: 'join' } });
+    this.ctx.send(contact, { t: 'route', target: self, origin: self, hops: 1, last: false, body: { k: 'join' } });
     const backoff = this.ctx.config.join_retry_ms * Math.min(8, this.joinAttempts);
     this.ctx.timers.cancel(this.joinTimer);
     this.joinTimer = this.ctx.timers.schedule(this.ctx.now() + backoff, () => this.sendJoin());
   }
 
-  /** Another contact for the next join attempts (the driver learned a better one). */
-  setJoinContact(contact: PeerId): void {
-    this.joinContact = contact;
+  /** More contacts for the next join attempts (the driver learned of other peers). */
+  addJoinContacts(contacts: readonly PeerId[]): void {
+    for (const c of contacts) if (c !== this.ctx.self && !this.joinContacts.includes(c)) this.joinContacts.push(c);
+    if (this.status === 'joining' && this.joinAttempts === 0) this.sendJoin();
   }
 
   /** Delivered by routing: we are responsible for q's id, and q wants in. */
@@ -112,8 +124,10 @@ export class Ring {
       return;
     }
     this.setPred(q);
+    const ok: MsgOf<'join_ok'> = { t: 'join_ok', pred: oldPred, succs: this.succListForOthers() };
+    this.acceptedJoiners.set(q, ok);
     this.ctx.counters.add('ring.join_accepted');
-    this.ctx.send(q, { t: 'join_ok', pred: oldPred, succs: this.succListForOthers() });
+    this.ctx.send(q, ok);
     this.hooks.gaveRange(oldPred, q);
     if (this.succs[0] === this.ctx.self) {
       // We were alone: the joiner is also our successor.
@@ -149,7 +163,7 @@ export class Ring {
   /** p believes it is our predecessor. */
   onNotify(p: PeerId): void {
     if (this.status !== 'in' || p === this.pred || p === this.ctx.self) return;
-    if (this.pred === null || this.pred === this.ctx.self || this.fd.isSuspected(this.pred) || inOpen(p, this.pred, this.ctx.self)) {
+    if (this.pred === null || this.pred === this.ctx.self || this.predGone || this.fd.isSuspected(this.pred) || inOpen(p, this.pred, this.ctx.self)) {
       this.setPred(p);
     }
   }
@@ -206,21 +220,63 @@ export class Ring {
     else this.setPred(this.ctx.self);
   }
 
-  private onSuspect(p: PeerId): void {
-    if (this.status !== 'in') {
-      if (this.status === 'joining' && p === this.joinContact) this.ctx.counters.add('ring.join_contact_suspected');
+  /**
+   * p answered a heartbeat saying it is not in the ring: it restarted and is joining again
+   * under its stored identity. Route around it as if it had failed (without suspecting it:
+   * it is alive), so that its join can reach the peer now responsible for its id.
+   */
+  onNotMember(p: PeerId): void {
+    if (this.status !== 'in') return;
+    const ok = this.acceptedJoiners.get(p);
+    if (ok) {
+      // Our join_ok was lost (or is slow): say it again; the joiner ignores a duplicate.
+      this.ctx.counters.add('ring.join_ok_resent');
+      this.ctx.send(p, ok);
       return;
     }
+    if (this.pred === p) this.predGone = true;
+    this.dropSucc(p);
+  }
+
+  /** A heartbeat reply from a member. */
+  onMember(p: PeerId): void {
+    this.acceptedJoiners.delete(p);
+  }
+
+  private onSuspect(p: PeerId): void {
+    this.acceptedJoiners.delete(p);
+    if (this.status !== 'in') {
+      if (this.status === 'joining' && this.joinContacts.includes(p)) this.ctx.counters.add('ring.join_contact_suspected');
+      return;
+    }
+    this.dropSucc(p);
+  }
+
+  private dropSucc(p: PeerId): void {
     if (this.succs.includes(p)) {
       const wasSucc = this.succ === p;
       const rest = this.succs.filter((s) => s !== p && !this.fd.isSuspected(s));
-      this.setSuccs(rest.length > 0 ? rest : [this.ctx.self]);
+      this.setSuccs(rest.length > 0 ? rest : this.fallbackSuccs(p));
       if (wasSucc) {
         this.ctx.counters.add('ring.succ_failed');
         if (this.succ !== this.ctx.self) this.ctx.send(this.succ, { t: 'notify' });
         else this.setPred(this.ctx.self);
       }
     }
+  }
+
+  /**
+   * Every successor we knew is gone. Rather than declare ourselves alone (which splits the
+   * ring), take the closest live peer we still know of (predecessor, fingers, anyone we
+   * heartbeat) as successor: stabilization then walks from it to our true successor, one
+   * pong at a time, as in Chord.
+   */
+  private fallbackSuccs(gone: PeerId): PeerId[] {
+    const self = this.ctx.self;
+    const known = this.fd.watchedPeers().filter((q) => q !== gone && q !== self && !this.fd.isSuspected(q));
+    if (known.length === 0) return [self];
+    known.sort((a, b) => dist(self, a) - dist(self, b));
+    return [known[0]!];
   }
 
   /** Our successor list as others should see it: ourselves first. */
@@ -233,6 +289,7 @@ export class Ring {
     if (old === p) return;
     if (old !== null) this.fd.unwatch(old, 'pred');
     this.pred = p;
+    this.predGone = false;
     if (p !== null) this.fd.watch(p, 'pred');
     this.hooks.predChanged(old, p);
   }

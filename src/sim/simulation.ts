@@ -100,16 +100,29 @@ export class Simulation {
 
   // ---------------------------------------------------------------- peers
 
-  /** A new peer with a fresh identity; joins through contact, or creates the ring when contact is null. */
+  /**
+   * A new peer with a fresh identity; joins through the given contact (plus a few other
+   * members, as a bootstrap server would name), or creates the ring when contact is null.
+   */
   addPeer(contact: PeerId | null, id?: PeerId): SimNode {
     const rng = this.rng.fork();
     const peer = new Peer({ env: this.envFor(rng), config: this.opts.peerConfig, id });
     const node = new SimNode(peer, new SimDisk(), rng);
     if (this.nodes.has(peer.id)) throw new Error(`peer id collision ${peer.id}`);
     this.nodes.set(peer.id, node);
-    peer.start(contact);
+    peer.start(this.contactsFor(contact));
     this.flush(node);
+    if (contact !== null) this.armBootstrapRefresh();
     return node;
+  }
+
+  /** contact first, then up to 3 other members picked by the seed. */
+  private contactsFor(contact: PeerId | null): PeerId[] {
+    if (contact === null) return [];
+    const others = this.members().map((n) => n.id).filter((id) => id !== contact);
+    const out = [contact];
+    for (let i = 0; i < 3 && others.length > 0; i++) out.push(others.splice(Math.floor(this.rng.next() * others.length), 1)[0]!);
+    return out;
   }
 
   private envFor(rng: Rng) {
@@ -135,9 +148,10 @@ export class Simulation {
     n.peer = new Peer({ env: this.envFor(n.rng), config: this.opts.peerConfig, stored: n.disk.records() });
     n.alive = true;
     n.wakeAt = Infinity;
-    n.peer.start(contact);
+    n.peer.start(this.contactsFor(contact));
     this.trace.add(this.now, 4, id, 0, 0);
     this.flush(n);
+    if (contact !== null) this.armBootstrapRefresh();
     return n;
   }
 
@@ -281,6 +295,29 @@ export class Simulation {
   }
 
   private readonly lastDiskAt = new Map<PeerId, number>();
+
+  /**
+   * What a bootstrap server does for a peer whose contacts stopped answering: name a few
+   * current members. Runs every bootstrap_refresh_ms while any peer is stuck joining.
+   */
+  private bootstrapRefreshArmed = false;
+  private armBootstrapRefresh(): void {
+    if (this.bootstrapRefreshArmed) return;
+    this.bootstrapRefreshArmed = true;
+    const every = 5000;
+    const refresh = () => {
+      const stuck = this.live().filter((n) => n.peer.ring.status === 'joining');
+      for (const n of stuck) {
+        if (n.peer.ring.joinAttempts >= 2) {
+          n.peer.ring.addJoinContacts(this.contactsFor(this.members().length > 0 ? this.rng.pick(this.members()).id : null));
+          this.flush(n);
+        }
+      }
+      if (stuck.length > 0) this.schedule(this.now + every, refresh);
+      else this.bootstrapRefreshArmed = false;
+    };
+    this.schedule(this.now + every, refresh);
+  }
 
   private release(n: SimNode, envelopes: Envelope[], replies: ClientReply[]): void {
     for (const env of envelopes) this.transmit(n.id, env);
