@@ -175,7 +175,6 @@ export class Ring {
     if (pred !== null && pred !== self && inOpen(pred, self, from) && !this.fd.isSuspected(pred)) {
       // A peer joined between us (or we were in a branch): it becomes our successor.
       this.setSuccs([pred, from, ...succs]);
-      this.ctx.send(pred, { t: 'notify' });
       return;
     }
     this.setSuccs([from, ...succs]);
@@ -216,8 +215,7 @@ export class Ring {
     if (this.status !== 'in' || from !== this.succ) return;
     const rest = succs.filter((p) => p !== from);
     this.setSuccs(rest.length > 0 ? rest : [this.ctx.self]);
-    if (this.succ !== this.ctx.self) this.ctx.send(this.succ, { t: 'notify' });
-    else this.setPred(this.ctx.self);
+    if (this.succ === this.ctx.self) this.setPred(this.ctx.self);
   }
 
   /**
@@ -259,8 +257,7 @@ export class Ring {
       this.setSuccs(rest.length > 0 ? rest : this.fallbackSuccs(p));
       if (wasSucc) {
         this.ctx.counters.add('ring.succ_failed');
-        if (this.succ !== this.ctx.self) this.ctx.send(this.succ, { t: 'notify' });
-        else this.setPred(this.ctx.self);
+        if (this.succ === this.ctx.self) this.setPred(this.ctx.self);
       }
     }
   }
@@ -294,20 +291,27 @@ export class Ring {
     this.hooks.predChanged(old, p);
   }
 
-  /** Keeps the successor list ordered, without self or duplicates, at most k long. */
+  /**
+   * Keeps the successor list ordered, without self, duplicates or suspected peers, at most
+   * k long. A new successor is notified at once, so that it learns of us without waiting
+   * for stabilization.
+   */
   private setSuccs(list: PeerId[]): void {
     const self = this.ctx.self;
     const out: PeerId[] = [];
     for (const p of list) {
       if (p === self) break; // the list wrapped around the ring
-      if (!out.includes(p)) out.push(p);
+      if (!out.includes(p) && !this.fd.isSuspected(p)) out.push(p);
       if (out.length === successor_list_length) break;
     }
     if (out.length === 0) out.push(self);
     const old = this.succs;
-    // Only the successor itself is heartbeated: the rest of the list is refreshed by its pongs.
-    if (old[0] !== undefined && old[0] !== out[0]) this.fd.unwatch(old[0], 'succ');
     this.succs = out;
-    this.fd.watch(out[0]!, 'succ');
+    if (old[0] !== out[0]) {
+      // Only the successor itself is heartbeated: the rest of the list is refreshed by its pongs.
+      if (old[0] !== undefined) this.fd.unwatch(old[0], 'succ');
+      this.fd.watch(out[0]!, 'succ');
+      if (out[0] !== self && this.status === 'in') this.ctx.send(out[0]!, { t: 'notify' });
+    }
   }
 }
