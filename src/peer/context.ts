@@ -5,17 +5,28 @@ import type { Json, PeerId } from '../core/types.ts';
 import type { PeerConfig } from './config.ts';
 import type { ClientReply, Envelope, Output } from './io.ts';
 
+const NONE: Envelope[] = Object.freeze([]) as unknown as Envelope[];
+const NO_REPLIES: ClientReply[] = Object.freeze([]) as unknown as ClientReply[];
+
 /** Counters a peer keeps about itself (messages by type, drops by reason, ...). */
 export class Counters {
   readonly values = new Map<string, number>();
+  /** Messages in and out by type: kept apart so the hot path never builds a key string. */
+  readonly inByType = new Map<string, number>();
+  readonly outByType = new Map<string, number>();
   add(name: string, n = 1): void {
     this.values.set(name, (this.values.get(name) ?? 0) + n);
   }
   get(name: string): number {
+    if (name.startsWith('in.') && this.inByType.has(name.slice(3))) return this.inByType.get(name.slice(3))!;
+    if (name.startsWith('out.') && this.outByType.has(name.slice(4))) return this.outByType.get(name.slice(4))!;
     return this.values.get(name) ?? 0;
   }
   toJSON(): Record<string, number> {
-    return Object.fromEntries([...this.values.entries()].sort());
+    const all: Array<[string, number]> = [...this.values.entries()];
+    for (const [t, n] of this.inByType) all.push([`in.${t}`, n]);
+    for (const [t, n] of this.outByType) all.push([`out.${t}`, n]);
+    return Object.fromEntries(all.sort(([a], [b]) => (a < b ? -1 : 1)));
   }
 }
 
@@ -65,6 +76,10 @@ export class PeerContext {
   }
 
   drain(): Output {
+    if (this.send_.length === 0 && this.sendAfter_.length === 0 && this.replies_.length === 0 && this.persist_.size === 0) {
+      // The common case for a heartbeat or a forwarded message's sender: nothing to hand over.
+      return { send: NONE, persist: null, sendAfterPersist: NONE, replies: NO_REPLIES, wakeAt: this.timers.nextAt() };
+    }
     let persist: Output['persist'] = null;
     if (this.persist_.size > 0) {
       const puts: Array<[string, Json]> = [];
@@ -86,8 +101,9 @@ export class PeerContext {
     this.send_ = [];
     this.sendAfter_ = [];
     this.replies_ = [];
-    for (const e of out.send) this.counters.add(`out.${e.msg.t}`);
-    for (const e of out.sendAfterPersist) this.counters.add(`out.${e.msg.t}`);
+    const byType = this.counters.outByType;
+    for (const e of out.send) byType.set(e.msg.t, (byType.get(e.msg.t) ?? 0) + 1);
+    for (const e of out.sendAfterPersist) byType.set(e.msg.t, (byType.get(e.msg.t) ?? 0) + 1);
     return out;
   }
 }

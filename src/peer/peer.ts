@@ -96,7 +96,8 @@ export class Peer {
       this.ctx.counters.add('in.dropped_not_running');
       return;
     }
-    this.ctx.counters.add(`in.${msg.t}`);
+    const inByType = this.ctx.counters.inByType;
+    inByType.set(msg.t, (inByType.get(msg.t) ?? 0) + 1);
     this.fd.heard(from);
     switch (msg.t) {
       case 'ping':

@@ -81,6 +81,8 @@ export class Simulation {
   now = 0;
   delivered = 0;
   sent = 0;
+  /** Messages sent by kind (route messages by the kind of their body), for measurements. */
+  readonly sentByKind = new Map<string, number>();
   private readonly queue = new EventQueue<SimEvent>();
   private readonly netRng: Rng;
   private readonly diskRng: Rng;
@@ -333,6 +335,8 @@ export class Simulation {
 
   private transmit(from: PeerId, env: Envelope): void {
     this.sent++;
+    const kind = env.msg.t === 'route' ? `route:${env.msg.body.k}` : env.msg.t;
+    this.sentByKind.set(kind, (this.sentByKind.get(kind) ?? 0) + 1);
     const to = env.to;
     const incarnation = this.nodes.get(to)?.incarnation ?? 0;
     if (to === from) {

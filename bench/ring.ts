@@ -1,0 +1,72 @@
+/**
+ * Ring and routing benchmark in the simulator. Prints one JSON object per ring size:
+ *   npm run bench:ring -- --json [--sizes 64,256,1024,4096] [--seed 1]
+ * nodes, avgHops, maxHops (random-key lookups after convergence), msgsPerJoin,
+ * msgsPerPeerPerSecIdle (maintenance traffic), simEventsPerSec (delivered messages per
+ * wall-clock second over the whole run).
+ */
+import { randomId } from '../src/core/id.ts';
+import { buildRing, settle } from '../src/sim/scenarios.ts';
+import { Simulation } from '../src/sim/simulation.ts';
+import { args } from './args.ts';
+
+const a = args();
+const sizes = a.list('sizes', [64, 256, 1024, 4096]);
+const seed = a.num('seed', 1);
+const lookups = a.num('lookups', 2000);
+
+const JOIN_KINDS = ['route:join', 'join_ok', 'join_retry', 'new_succ', 'notify'];
+
+function joinMessages(sim: Simulation): number {
+  return JOIN_KINDS.reduce((s, k) => s + (sim.sentByKind.get(k) ?? 0), 0);
+}
+
+for (const n of sizes) {
+  const t0 = performance.now();
+  const sim = new Simulation({ seed, network: { latency_min_ms: 1, latency_jitter_mean_ms: 2 } });
+  buildRing(sim, n, { joinGapMs: 5 });
+  const settleMs = settle(sim, 600_000);
+  const cfg = sim.members()[0]!.peer.ctx.config;
+  // Fingers: every peer repairs one per period; give each a few passes over its ~log2 N fingers.
+  sim.runFor(3 * (Math.log2(n) + 2) * cfg.finger_fix_interval_ms);
+
+  // Idle maintenance traffic.
+  const idleMs = 20_000;
+  const sentBefore = sim.sent;
+  sim.runFor(idleMs);
+  const msgsPerPeerPerSecIdle = (sim.sent - sentBefore) / n / (idleMs / 1000);
+
+  // Lookups of random keys from random peers.
+  const hops: number[] = [];
+  const members = sim.members();
+  for (let i = 0; i < lookups; i++) {
+    const target = randomId(() => sim.rng.next());
+    sim.request(sim.rng.pick(members).id, { op: 'lookup', target }, (r) => r.ok && hops.push(r.hops ?? 0));
+  }
+  sim.runFor(10_000);
+
+  // Joins, one at a time, counting the messages of the join protocol.
+  const joins = 20;
+  const joinBefore = joinMessages(sim);
+  for (let i = 0; i < joins; i++) {
+    sim.addPeer(sim.rng.pick(sim.members()).id);
+    sim.runFor(2000);
+  }
+  const msgsPerJoin = (joinMessages(sim) - joinBefore) / joins;
+  const wallS = (performance.now() - t0) / 1000;
+  const out = {
+    nodes: n,
+    avgHops: Number((hops.reduce((s, h) => s + h, 0) / hops.length).toFixed(3)),
+    maxHops: Math.max(...hops),
+    lookupsAnswered: hops.length,
+    hopTargetAvg: Number((0.5 * Math.log2(n) + 1).toFixed(3)),
+    hopTargetMax: Number((Math.log2(n) + 2).toFixed(3)),
+    msgsPerJoin,
+    msgsPerPeerPerSecIdle: Number(msgsPerPeerPerSecIdle.toFixed(2)),
+    settleVirtualMs: settleMs,
+    simEventsPerSec: Math.round(sim.delivered / wallS),
+    wallSeconds: Number(wallS.toFixed(1)),
+    seed,
+  };
+  console.log(a.json ? JSON.stringify(out) : out);
+}
