@@ -32,7 +32,7 @@ describe('bad input from the wire', () => {
       }),
       { numRuns: 1000, seed: 1 },
     );
-    expect(peer.ctx.counters.get('in.dropped_malformed') + peer.ctx.counters.get('in.dropped_invalid')).toBeGreaterThan(1000);
+    expect(peer.ctx.counters.get('in.dropped_malformed') + peer.ctx.counters.get('in.dropped_invalid')).toBeGreaterThanOrEqual(1000);
   });
 
   it('arbitrary JSON objects, and valid messages with one field broken, are dropped and counted', () => {
