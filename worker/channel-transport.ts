@@ -25,14 +25,17 @@ import { messageTooLarge } from '../src/adapters/memory-network.ts';
 
 /** Page to worker. */
 export type PageToWorker =
-  /** A negotiated channel for `peer`, moved here at creation; it opens (or closes) later. */
-  | { kind: 'channel'; peer: PeerId; channel: RTCDataChannel }
+  /**
+   * A negotiated channel for `peer`, moved here at creation; it opens (or closes) later.
+   * `conn` numbers the page's connections, so that a late 'disconnect' cannot hit a newer one.
+   */
+  | { kind: 'channel'; peer: PeerId; conn: number; channel: RTCDataChannel }
   /** The page could not move the channel: it is open on the page, which relays frames. */
-  | { kind: 'relay-open'; peer: PeerId }
+  | { kind: 'relay-open'; peer: PeerId; conn: number }
   /** A frame that arrived on a relayed channel. */
   | { kind: 'relay-data'; peer: PeerId; frame: unknown }
-  /** The connection to `peer` failed to open or went down (also for moved channels). */
-  | { kind: 'link-down'; peer: PeerId; reason: string };
+  /** Connection `conn` to `peer` failed to open or went down (also sent for moved channels). */
+  | { kind: 'link-down'; peer: PeerId; conn: number; reason: string };
 
 /** Worker to page. */
 export type WorkerToPage =
@@ -40,8 +43,8 @@ export type WorkerToPage =
   | { kind: 'connect'; peer: PeerId }
   /** Send this frame on the page's (relayed) channel to `peer`. */
   | { kind: 'relay-send'; peer: PeerId; frame: string }
-  /** Close the connection to `peer`, or every connection when `peer` is null. */
-  | { kind: 'disconnect'; peer: PeerId | null; reason: string };
+  /** Close connection `conn` to `peer` (any when conn is null), or every connection when `peer` is null. */
+  | { kind: 'disconnect'; peer: PeerId | null; conn: number | null; reason: string };
 
 /** The worker side of the page link: the worker global scope, or a MessagePort. */
 export interface PagePort {
@@ -96,6 +99,8 @@ const PEER_ID_LIMIT = 2 ** 52;
 
 interface Link {
   readonly peer: PeerId;
+  /** The page's number for the connection under this link, once known. */
+  conn: number | null;
   channel: RTCDataChannel | null;
   relay: boolean;
   open: boolean;
@@ -215,7 +220,7 @@ export class ChannelTransport implements NetworkAdapter {
     for (const link of this.links.values()) this.dispose(link);
     this.links.clear();
     this.stopHeartbeat();
-    this.port.postMessage({ kind: 'disconnect', peer: null, reason: 'closed' });
+    this.port.postMessage({ kind: 'disconnect', peer: null, conn: null, reason: 'closed' });
   }
 
   stats(): ChannelTransportStats {
@@ -225,12 +230,13 @@ export class ChannelTransport implements NetworkAdapter {
   // ---- links handed in by the page (also callable directly, e.g. by a Node driver) ----
 
   /** Takes a channel for `peer`; it may still be connecting. A newer channel replaces an older link. */
-  addChannel(peer: PeerId, channel: RTCDataChannel): void {
+  addChannel(peer: PeerId, channel: RTCDataChannel, conn: number | null = null): void {
     if (this.closed) {
       channel.close();
       return;
     }
     const link = this.freshLinkFor(peer);
+    link.conn = conn;
     link.channel = channel;
     channel.binaryType = 'arraybuffer';
     channel.bufferedAmountLowThreshold = Math.floor(this.bufferedHigh / 4);
@@ -255,9 +261,10 @@ export class ChannelTransport implements NetworkAdapter {
   }
 
   /** The page holds an open channel to `peer` and relays its frames. */
-  relayOpen(peer: PeerId): void {
+  relayOpen(peer: PeerId, conn: number | null = null): void {
     if (this.closed) return;
     const link = this.freshLinkFor(peer);
+    link.conn = conn;
     link.relay = true;
     this.counters.relay_links++;
     this.opened(link);
@@ -270,9 +277,10 @@ export class ChannelTransport implements NetworkAdapter {
   }
 
   /** The page reports that the connection to `peer` failed or closed. */
-  pageLinkDown(peer: PeerId, reason: string): void {
+  pageLinkDown(peer: PeerId, reason: string, conn: number | null = null): void {
     const link = this.links.get(peer);
-    if (link) this.down(link, reason, false);
+    // A report about an older connection must not take down the link of a newer one.
+    if (link && (conn === null || link.conn === null || link.conn === conn)) this.down(link, reason, false);
   }
 
   // ---- internals ----
@@ -300,20 +308,21 @@ export class ChannelTransport implements NetworkAdapter {
     if (!isPeerId(peer) || peer === this.self) return;
     switch (m['kind']) {
       case 'channel':
-        if (isDataChannel(m['channel'])) this.addChannel(peer, m['channel']);
+        if (isDataChannel(m['channel'])) this.addChannel(peer, m['channel'], connNumber(m['conn']));
         return;
       case 'relay-open':
-        return this.relayOpen(peer);
+        return this.relayOpen(peer, connNumber(m['conn']));
       case 'relay-data':
         return this.relayFrame(peer, m['frame']);
       case 'link-down':
-        return this.pageLinkDown(peer, typeof m['reason'] === 'string' ? m['reason'] : 'page');
+        return this.pageLinkDown(peer, typeof m['reason'] === 'string' ? m['reason'] : 'page', connNumber(m['conn']));
     }
   }
 
   private newLink(peer: PeerId): Link {
     const link: Link = {
       peer,
+      conn: null,
       channel: null,
       relay: false,
       open: false,
@@ -378,7 +387,7 @@ export class ChannelTransport implements NetworkAdapter {
     this.counters.dropped_link_failed += link.pending.length;
     this.counters.links_down++;
     this.dispose(link);
-    if (tellPage && !this.closed) this.port.postMessage({ kind: 'disconnect', peer: link.peer, reason });
+    if (tellPage && !this.closed) this.port.postMessage({ kind: 'disconnect', peer: link.peer, conn: link.conn, reason });
     if (this.links.size === 0) this.stopHeartbeat();
     for (const h of this.linkDownHandlers) this.callHandler(() => h(link.peer));
   }
@@ -531,6 +540,10 @@ export class ChannelTransport implements NetworkAdapter {
 
 function isPeerId(p: unknown): p is PeerId {
   return typeof p === 'number' && Number.isInteger(p) && p >= 0 && p < PEER_ID_LIMIT;
+}
+
+function connNumber(c: unknown): number | null {
+  return typeof c === 'number' && Number.isSafeInteger(c) ? c : null;
 }
 
 function isDataChannel(c: unknown): c is RTCDataChannel {

@@ -16,7 +16,8 @@
  * (`src`, `dst` nonces), so signals for a dead attempt or from a restarted peer are told
  * apart. Malformed signals are dropped and counted, never thrown.
  */
-import SimplePeer, { type SimplePeerConstructor, type SimplePeerInstance } from 'simple-peer/simplepeer.min.js';
+import * as simplePeerBundle from 'simple-peer/simplepeer.min.js';
+import type { SimplePeerConstructor, SimplePeerInstance } from 'simple-peer/simplepeer.min.js';
 import type { PeerId } from '../core/types.ts';
 import type { PageToWorker } from '../../worker/channel-transport.ts';
 
@@ -84,6 +85,20 @@ type CandidateSignal = {
   candidate: { candidate: string; sdpMLineIndex: number | null; sdpMid: string | null };
 };
 
+/**
+ * The bundle is UMD. Where the bundler wraps it as CommonJS (Vite's dependency optimizer,
+ * Node) it has a default export; where it is served as is (a Vite config that does not
+ * pre-bundle it, e.g. optimizeDeps.noDiscovery) it runs as a plain script and sets
+ * globalThis.SimplePeer instead.
+ */
+function bundledSimplePeer(): SimplePeerConstructor {
+  const found =
+    (simplePeerBundle as { default?: SimplePeerConstructor }).default ??
+    (globalThis as { SimplePeer?: SimplePeerConstructor }).SimplePeer;
+  if (found === undefined) throw new Error('simple-peer bundle did not load');
+  return found;
+}
+
 const SDP_CHARS_MAX = 64 * 1024;
 const CANDIDATE_CHARS_MAX = 1024;
 const NONCE_CHARS_MAX = 32;
@@ -146,7 +161,7 @@ export class ConnectionManager {
     this.connectionsMax = options.connections_max ?? 256;
     this.relayHigh = options.relay_buffered_bytes_high ?? 4 * 1024 * 1024;
     this.relayBacklogMax = options.relay_backlog_bytes_max ?? 64 * 1024 * 1024;
-    this.Peer = options.SimplePeer ?? SimplePeer;
+    this.Peer = options.SimplePeer ?? bundledSimplePeer();
     this.worker.addEventListener('message', this.onWorkerMessage);
     (this.worker as { start?: () => void }).start?.(); // a MessagePort must be started
     if (options.close_on_pagehide !== false && typeof globalThis.addEventListener === 'function') {
