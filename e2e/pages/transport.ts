@@ -280,7 +280,7 @@ async function workerMain(): Promise<void> {
     ];
     // One message of 17 pieces x 16 KiB: over MESSAGE_BYTES_MAX, so dropped whole.
     for (let i = 0; i < 17; i++) frames.push(`f${'a'.repeat(16 * 1024)}`);
-    frames.push(`m${'b'.repeat(100)}`);
+    frames.push(`m${'b'.repeat(100)}`); // ends the oversized message: dropped with it
     frames.push(`m${args.marker}`);
     for (const f of frames) ch.send(f as string);
     return { frames: frames.length };

@@ -172,12 +172,9 @@ export class ConnectionManager {
   /** Opens a connection to `peer` unless one exists or is being made. */
   connect(peer: PeerId): void {
     if (!isPeerId(peer) || peer === this.self) return;
-    const existing = this.conns.get(peer);
-    if (existing) {
-      // The worker asks only when it has no link; an open connection it cannot use is stale.
-      if (!existing.open) return;
-      this.drop(existing, 'worker asked for a new connection');
-    }
+    // Made or being made. (An open one the worker lacks would be a race with its 'channel'
+    // message in flight: the worker reports every link it drops with 'disconnect' first.)
+    if (this.conns.has(peer)) return;
     if (this.conns.size >= this.connectionsMax) {
       this.counters.connections_refused++;
       this.worker.postMessage({ kind: 'link-down', peer, conn: 0, reason: 'too many connections' });
