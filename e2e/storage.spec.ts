@@ -9,8 +9,10 @@ import { SCENARIO_PREFIX, registerStorageTests } from './pages/storage-tests.ts'
 
 /**
  * The shared storage suite (and IndexedDB-only cases) against IndexedDbStorage inside a real
- * dedicated Worker in real Chromium, one Playwright test per suite test; plus persistence
- * across a browser restart and a real quota failure.
+ * dedicated Worker in real Chromium, one Playwright test per suite test, on both IndexedDB
+ * backends: on disk (a persistent profile, what users have) and in memory (Playwright's
+ * ordinary contexts are incognito-like); plus persistence across a browser restart and a
+ * real quota failure.
  */
 const PAGE = '/e2e/pages/storage-suite.html';
 
@@ -23,19 +25,29 @@ registerStorageTests(listing);
  * test ~0.1 s. The suite's tests use their own database names and clean up, so they can
  * share a page; after a failure the page is thrown away so nothing leaks into the next test.
  */
+type Backend = 'disk' | 'memory';
+const BACKENDS: Backend[] = ['disk', 'memory'];
+
 class SuitePage {
   private context: BrowserContext | undefined;
   private page: Page | undefined;
+  private profile: string | undefined;
   readonly log: ErrorLog = { errors: [], allow: [] };
 
   constructor(
     private readonly browser: Browser,
     private readonly url: string,
+    private readonly backend: Backend,
   ) {}
 
   async get(): Promise<Page> {
     if (this.page === undefined) {
-      this.context = await this.browser.newContext();
+      if (this.backend === 'disk') {
+        this.profile = await mkdtemp(join(tmpdir(), 'tabring-suite-profile-'));
+        this.context = await chromium.launchPersistentContext(this.profile, launchOptions());
+      } else {
+        this.context = await this.browser.newContext();
+      }
       this.page = await openTrackedPage(this.context, this.url, this.log);
       await ready(this.page);
     }
@@ -44,17 +56,19 @@ class SuitePage {
 
   async reset(): Promise<void> {
     await this.context?.close();
-    this.context = this.page = undefined;
+    if (this.profile !== undefined) await rm(this.profile, { recursive: true, force: true });
+    this.context = this.page = this.profile = undefined;
     this.log.errors.length = 0;
   }
 }
 
-const test = base.extend<object, { suitePage: SuitePage }>({
-  suitePage: [
+const test = base.extend<object, { suitePages: Record<Backend, SuitePage> }>({
+  suitePages: [
     async ({ browser, server }, use) => {
-      const suitePage = new SuitePage(browser, new URL(PAGE, server.url).href);
-      await use(suitePage);
-      await suitePage.reset();
+      const url = new URL(PAGE, server.url).href;
+      const pages = { disk: new SuitePage(browser, url, 'disk'), memory: new SuitePage(browser, url, 'memory') };
+      await use(pages);
+      await Promise.all([pages.disk.reset(), pages.memory.reset()]);
     },
     { scope: 'worker' },
   ],
@@ -81,16 +95,19 @@ test.describe('storage in a real browser worker', () => {
     expect(names.filter((n) => !n.startsWith(SCENARIO_PREFIX))).toEqual(listing.names());
   });
 
-  for (const name of listing.names()) {
-    test(name, async ({ suitePage }) => {
-      try {
-        await runInWorker(await suitePage.get(), name);
-        expect(suitePage.log.errors, 'errors in the browser').toEqual([]);
-      } catch (e) {
-        await suitePage.reset();
-        throw e;
-      }
-    });
+  for (const backend of BACKENDS) {
+    for (const name of listing.names()) {
+      test(`${backend}: ${name}`, async ({ suitePages }) => {
+        const suitePage = suitePages[backend];
+        try {
+          await runInWorker(await suitePage.get(), name);
+          expect(suitePage.log.errors, 'errors in the browser').toEqual([]);
+        } catch (e) {
+          await suitePage.reset();
+          throw e;
+        }
+      });
+    }
   }
 
   test('records survive closing and relaunching the browser with the same profile', async ({ server }) => {
