@@ -29,14 +29,18 @@ export type Durability = 'strict' | 'relaxed' | 'default';
 export interface IndexedDbStorageOptions {
   readonly durability?: Durability;
   readonly groupLimits?: GroupLimits;
-  /** How long opening or deleting may stay blocked by other connections before failing. */
+  /** How long destroy() may stay blocked by other connections (counted from 'blocked'). */
   readonly blockedTimeoutMs?: number;
+  /** How long opening may take (it waits behind a blocked delete without any event). */
+  readonly openTimeoutMs?: number;
 }
 
 const STORE = 'records';
 const DB_VERSION = 1;
-/** Opening or deleting blocked this long by another connection fails with 'io'. */
+/** Deleting blocked this long by another connection fails with 'io'. */
 export const BLOCKED_TIMEOUT_MS = 10_000;
+/** An open that has not succeeded after this long fails with 'io' (a healthy one takes ms). */
+export const OPEN_TIMEOUT_MS = 10_000;
 
 /** Maps a DOMException from IndexedDB to a StorageError code. */
 export function idbError(e: unknown, context: string): StorageError {
@@ -53,7 +57,7 @@ function withTimeout<T>(p: Promise<T>, ms: number, what: string, onLate: (v: T) 
     let late = false;
     const timer = setTimeout(() => {
       late = true;
-      reject(new StorageError('io', `${what}: blocked by another connection for ${ms} ms`));
+      reject(new StorageError('io', `${what}: not done after ${ms} ms (blocked by another connection?)`));
     }, ms);
     p.then(
       (v) => (late ? onLate(v) : (clearTimeout(timer), resolve(v))),
@@ -73,6 +77,7 @@ export class IndexedDbStorage implements StorageAdapter {
   private readonly queue: CommitQueue;
   private readonly durability: Durability;
   private readonly blockedTimeoutMs: number;
+  private readonly openTimeoutMs: number;
   private db: IDBPDatabase | undefined;
   private connecting: Promise<IDBPDatabase> | undefined;
   private everOpened = false;
@@ -90,6 +95,7 @@ export class IndexedDbStorage implements StorageAdapter {
   ) {
     this.durability = options.durability ?? 'strict';
     this.blockedTimeoutMs = options.blockedTimeoutMs ?? BLOCKED_TIMEOUT_MS;
+    this.openTimeoutMs = options.openTimeoutMs ?? OPEN_TIMEOUT_MS;
     this.queue = new CommitQueue((group) => this.commit(group), options.groupLimits ?? DEFAULT_GROUP_LIMITS);
   }
 
@@ -144,14 +150,25 @@ export class IndexedDbStorage implements StorageAdapter {
     });
   }
 
+  /**
+   * Closes and deletes the database. If another connection holds it open and does not let go
+   * within blockedTimeoutMs, rejects with 'io'; the delete request stays queued in the browser
+   * and happens once that connection closes.
+   */
   async destroy(): Promise<void> {
     await this.close();
-    const deleted = deleteDB(this.name, { blocked: () => undefined });
-    try {
-      await withTimeout(deleted, this.blockedTimeoutMs, `deleting ${this.name}`, () => undefined);
-    } catch (e) {
-      throw idbError(e, `deleting ${this.name}`);
-    }
+    const what = `deleting ${this.name}`;
+    await new Promise<void>((resolve, reject) => {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const blocked = (): void => {
+        const ms = this.blockedTimeoutMs;
+        timer ??= setTimeout(() => reject(new StorageError('io', `${what}: blocked by another connection for ${ms} ms`)), ms);
+      };
+      deleteDB(this.name, { blocked }).then(
+        () => (clearTimeout(timer), resolve()),
+        (e: unknown) => (clearTimeout(timer), reject(idbError(e, what))),
+      );
+    });
   }
 
   private checkUsable(): void {
@@ -187,7 +204,7 @@ export class IndexedDbStorage implements StorageAdapter {
     });
     let db: IDBPDatabase;
     try {
-      db = await withTimeout(opening, this.blockedTimeoutMs, `opening ${this.name}`, (late) => late.close());
+      db = await withTimeout(opening, this.openTimeoutMs, `opening ${this.name}`, (late) => late.close());
     } catch (e) {
       throw idbError(e, `opening ${this.name}`);
     }

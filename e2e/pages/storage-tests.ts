@@ -90,6 +90,25 @@ export function registerStorageTests(api: SuiteApi): void {
       await b.destroy();
     });
 
+    api.it('a connection that never lets go makes destroy and open fail with io, not hang', async () => {
+      const name = uniqueName('blocked');
+      const a = await IndexedDbStorage.open(name, { blockedTimeoutMs: 300 });
+      await a.write({ puts: [['a', 1]], dels: [] });
+      // A foreign connection that ignores versionchange (no onversionchange handler).
+      const foreign = await new Promise<IDBDatabase>((resolve, reject) => {
+        const req = indexedDB.open(name);
+        req.onsuccess = () => resolve(req.result);
+        req.onerror = () => reject(req.error);
+      });
+      await assertRejects(a.destroy(), 'io', 'destroy while blocked');
+      // The delete request is still queued; an open behind it is blocked too.
+      await assertRejects(IndexedDbStorage.open(name, { openTimeoutMs: 500 }), 'io', 'open behind a blocked delete');
+      foreign.close(); // the queued delete now runs, then later opens
+      const fresh = await IndexedDbStorage.open(name);
+      assertEqual(await fresh.loadAll(), [], 'the delete went through once unblocked');
+      await fresh.destroy();
+    });
+
     api.it('estimate() reports the origin usage and quota', async () => {
       const a = await IndexedDbStorage.open(uniqueName('estimate'));
       const e = await a.estimate();
