@@ -1,6 +1,7 @@
 import * as v from 'valibot';
 import { handover_items_per_message_max } from './limits.ts';
 import { hops, id, ids, json, key, optId, reqId, uint } from './schema.ts';
+import { tx_keys_max } from './limits.ts';
 
 /**
  * Every message between peers: one discriminated union (field `t`), one schema per
@@ -9,6 +10,27 @@ import { hops, id, ids, json, key, optId, reqId, uint } from './schema.ts';
  */
 
 // ---- bodies of routed messages (delivered to the peer responsible for `target`) ----
+/** A replica or acceptor slot index (r is at most 16). */
+const slot = v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(15));
+const slots = v.pipe(v.array(slot), v.maxLength(16));
+const txId = v.pipe(v.string(), v.minLength(1), v.maxLength(64));
+const acceptors = v.pipe(v.array(id), v.minLength(1), v.maxLength(16));
+const txKeys = v.pipe(v.array(key), v.minLength(1), v.maxLength(tx_keys_max));
+const pending = v.strictObject({
+  tx: txId,
+  op: v.picklist(['r', 'w']),
+  vote: v.picklist(['prepared', 'abort']),
+  nv: uint,
+  val: json,
+  ex: v.boolean(),
+  acc: acceptors,
+  tm: id,
+  keys: txKeys,
+  at: v.number(),
+});
+const item = v.strictObject({ val: json, ex: v.boolean(), ver: uint, pend: v.pipe(v.array(pending), v.maxLength(64)) });
+const range = v.tuple([id, id]);
+
 export const RoutedBody = v.variant('k', [
   /** A new peer asks the responsible peer of its own id to let it in. */
   v.strictObject({ k: v.literal('join') }),
@@ -18,11 +40,41 @@ export const RoutedBody = v.variant('k', [
   v.strictObject({ k: v.literal('kv_put'), reqId, key, value: json }),
   v.strictObject({ k: v.literal('kv_get'), reqId, key }),
   v.strictObject({ k: v.literal('kv_del'), reqId, key }),
+
+  // ---- replicated store (addressed to the position of replica i of key) ----
+  /** Quorum read: one replica's state of key. */
+  v.strictObject({ k: v.literal('rep_read'), reqId, key, i: slot }),
+  /** Paxos Commit, step 1: the TM asks replica i of key to validate, lock and vote. */
+  v.strictObject({
+    k: v.literal('tx_prepare'),
+    tx: txId,
+    key,
+    i: slot,
+    op: v.picklist(['r', 'w']),
+    rv: uint,
+    val: json,
+    ex: v.boolean(),
+    acc: acceptors,
+    keys: txKeys,
+  }),
+  /** The decision, to every replica of every key (apply and unlock). */
+  v.strictObject({ k: v.literal('tx_decide'), tx: txId, key, i: slot, commit: v.boolean() }),
+  /** Read repair: a newer committed state of one replica. */
+  v.strictObject({ k: v.literal('rep_repair'), key, i: slot, item }),
+  /** Range sync (repair and anti-entropy): the items of (lo, hi] the receiver holds. */
+  v.strictObject({ k: v.literal('rep_sync'), reqId, lo: id, hi: id }),
+  /** Subscribe to changes of key at replica i for lease_ms. */
+  v.strictObject({ k: v.literal('watch_reg'), key, i: slot, lease: uint }),
 ]);
 export type RoutedBody = v.InferOutput<typeof RoutedBody>;
 
-const item = v.tuple([key, json]);
-const items = v.pipe(v.array(item), v.maxLength(handover_items_per_message_max));
+const kvItem = v.tuple([key, json]);
+const items = v.pipe(v.array(kvItem), v.maxLength(handover_items_per_message_max));
+const repItems = v.pipe(v.array(v.tuple([key, slot, item])), v.maxLength(handover_items_per_message_max));
+const vote = v.picklist(['prepared', 'abort']);
+/** Paxos values of instances (key, replica slot). */
+const instanceValues = v.pipe(v.array(v.tuple([key, slot, vote])), v.maxLength(tx_keys_max * 16));
+const acceptedValues = v.pipe(v.array(v.tuple([key, slot, uint, vote])), v.maxLength(tx_keys_max * 16));
 
 export const Msg = v.variant('t', [
   // ---- failure detector and stabilization ----
@@ -63,6 +115,46 @@ export const Msg = v.variant('t', [
   v.strictObject({ t: v.literal('kv_reply'), reqId, found: v.boolean(), value: json }),
   /** Handover of items from a peer that gives up part of its range. */
   v.strictObject({ t: v.literal('kv_items'), items }),
+
+  // ---- replicated store ----
+  /**
+   * A replica's answer to rep_read. status 'unknown': this replica is not authoritative
+   * (took over without data, or not responsible). `lockedNv`: version of a prepared write
+   * not yet decided (0 if none): a reader must wait for its decision. `range` is the
+   * responder's (pred, self], so the reader can send the next request directly.
+   */
+  v.strictObject({
+    t: v.literal('rep_read_reply'),
+    reqId,
+    i: slot,
+    status: v.picklist(['ok', 'unknown']),
+    val: json,
+    ex: v.boolean(),
+    ver: uint,
+    lockedNv: uint,
+    range: v.nullable(range),
+  }),
+  /** Handover of replicas in (lo, hi] (join or leave); `auth`: the sender held them authoritatively; `done`: last chunk. */
+  v.strictObject({ t: v.literal('rep_items'), lo: id, hi: id, items: repItems, done: v.boolean(), auth: v.boolean(), seq: uint }),
+  v.strictObject({ t: v.literal('rep_items_ack'), lo: id, hi: id }),
+  /** Answer to rep_sync: items with position in (lo, coveredTo]; status 'ok' when the sender is authoritative for that part. */
+  v.strictObject({ t: v.literal('rep_sync_reply'), reqId, status: v.picklist(['ok', 'stored', 'unknown']), items: repItems, coveredTo: id, range: v.nullable(range) }),
+  /** A watched key changed (sent by each replica; the subscriber keeps the highest version). */
+  v.strictObject({ t: v.literal('watch_evt'), key, ver: uint, ex: v.boolean(), val: json }),
+
+  // ---- Paxos Commit (acceptors are slots 0..r-1 hosted at acc[i]) ----
+  /** A participant's vote for its instance (key, i), proposed at ballot 0 to the acceptor slots hosted by the receiver. */
+  v.strictObject({ t: v.literal('tx_vote'), tx: txId, key, i: slot, vote, slots, tm: id, acc: acceptors, keys: txKeys }),
+  /** Acceptor slots accepted these instance values at this ballot (phase 2b), to the learners. */
+  v.strictObject({ t: v.literal('tx_accepted'), tx: txId, ballot: uint, slots, values: instanceValues }),
+  /** Recovery by a new leader: phase 1a for every instance of the transaction. */
+  v.strictObject({ t: v.literal('tx_p1a'), tx: txId, ballot: uint, slots, tm: id, acc: acceptors, keys: txKeys }),
+  v.strictObject({ t: v.literal('tx_p1b'), tx: txId, ballot: uint, slots, ok: v.boolean(), accepted: acceptedValues }),
+  v.strictObject({ t: v.literal('tx_p2a'), tx: txId, ballot: uint, slots, values: instanceValues }),
+  /** The outcome, to acceptors and the TM; to participants via tx_decide. */
+  v.strictObject({ t: v.literal('tx_decision'), tx: txId, commit: v.boolean() }),
+  /** A participant (or anyone) in doubt asks the acceptors for the outcome. */
+  v.strictObject({ t: v.literal('tx_inquire'), tx: txId, tm: id, acc: acceptors, keys: txKeys }),
 ]);
 export type Msg = v.InferOutput<typeof Msg>;
 export type MsgType = Msg['t'];

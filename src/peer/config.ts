@@ -24,6 +24,33 @@ export interface PeerConfig {
   request_attempts_max: number;
   /** Routed messages held by a joining peer until its join completes. */
   joining_buffer_messages_max: number;
+
+  // ---- replicated store and transactions ----
+  /** Replication degree r (symmetric replication); quorums are majorities of r. */
+  replication_factor: number;
+  /** A quorum read without a majority of answers is re-sent after this, up to read_attempts_max. */
+  read_timeout_ms: number;
+  read_attempts_max: number;
+  /** A read that meets an undecided prepared write waits this long before asking again. */
+  read_lock_wait_ms: number;
+  /** The TM starts recovery (a higher ballot) when no decision came within this. */
+  tx_commit_timeout_ms: number;
+  /** The client is told "commit outcome unknown" when no decision came within this. */
+  tx_outcome_timeout_ms: number;
+  /** An acceptor that saw a vote but no decision for this long takes over as leader. */
+  tx_recovery_timeout_ms: number;
+  /** A participant holding an undecided vote this long asks the acceptors. */
+  tp_inquiry_ms: number;
+  /** Decisions an acceptor remembers for late participants, in ms. */
+  tx_decision_retention_ms: number;
+  /** How often a peer retries repairing ranges it holds without authoritative data. */
+  repair_interval_ms: number;
+  /** Anti-entropy: how often a peer pulls one shifted copy of its range to converge replicas. */
+  anti_entropy_interval_ms: number;
+  /** Lease of a watch registration at a replica; the subscriber renews at half of it. */
+  watch_lease_ms: number;
+  /** Handover chunks are re-sent after this until acknowledged. */
+  handover_retry_ms: number;
 }
 
 export const defaultPeerConfig: PeerConfig = {
@@ -38,4 +65,17 @@ export const defaultPeerConfig: PeerConfig = {
   request_timeout_ms: 4000,
   request_attempts_max: 4,
   joining_buffer_messages_max: 1024,
+  replication_factor: 4,
+  read_timeout_ms: 1500,
+  read_attempts_max: 4,
+  read_lock_wait_ms: 20,
+  tx_commit_timeout_ms: 2000,
+  tx_outcome_timeout_ms: 10_000,
+  tx_recovery_timeout_ms: 4000,
+  tp_inquiry_ms: 5000,
+  tx_decision_retention_ms: 3_600_000,
+  repair_interval_ms: 1000,
+  anti_entropy_interval_ms: 10_000,
+  watch_lease_ms: 20_000,
+  handover_retry_ms: 2000,
 };

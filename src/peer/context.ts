@@ -3,10 +3,11 @@ import type { Msg } from '../core/messages.ts';
 import { Timers } from '../core/timers.ts';
 import type { Json, PeerId } from '../core/types.ts';
 import type { PeerConfig } from './config.ts';
-import type { ClientReply, Envelope, Output } from './io.ts';
+import type { ClientReply, Envelope, Output, WatchEvent } from './io.ts';
 
 const NONE: Envelope[] = Object.freeze([]) as unknown as Envelope[];
 const NO_REPLIES: ClientReply[] = Object.freeze([]) as unknown as ClientReply[];
+const NO_EVENTS: WatchEvent[] = Object.freeze([]) as unknown as WatchEvent[];
 
 /** Counters a peer keeps about itself (messages by type, drops by reason, ...). */
 export class Counters {
@@ -41,6 +42,7 @@ export class PeerContext {
   private send_: Envelope[] = [];
   private sendAfter_: Envelope[] = [];
   private replies_: ClientReply[] = [];
+  private events_: WatchEvent[] = [];
   /** Pending writes of this step: key -> value, or undefined for a delete. Last write wins. */
   private persist_ = new Map<string, Json | undefined>();
 
@@ -67,6 +69,10 @@ export class PeerContext {
     this.replies_.push(r);
   }
 
+  event(e: WatchEvent): void {
+    this.events_.push(e);
+  }
+
   persist(key: string, value: Json): void {
     this.persist_.set(key, value);
   }
@@ -76,9 +82,9 @@ export class PeerContext {
   }
 
   drain(): Output {
-    if (this.send_.length === 0 && this.sendAfter_.length === 0 && this.replies_.length === 0 && this.persist_.size === 0) {
+    if (this.send_.length === 0 && this.sendAfter_.length === 0 && this.replies_.length === 0 && this.persist_.size === 0 && this.events_.length === 0) {
       // The common case for a heartbeat or a forwarded message's sender: nothing to hand over.
-      return { send: NONE, persist: null, sendAfterPersist: NONE, replies: NO_REPLIES, wakeAt: this.timers.nextAt() };
+      return { send: NONE, persist: null, sendAfterPersist: NONE, replies: NO_REPLIES, events: NO_EVENTS, wakeAt: this.timers.nextAt() };
     }
     let persist: Output['persist'] = null;
     if (this.persist_.size > 0) {
@@ -96,8 +102,10 @@ export class PeerContext {
       persist,
       sendAfterPersist: this.sendAfter_,
       replies: this.replies_,
+      events: this.events_,
       wakeAt: this.timers.nextAt(),
     };
+    this.events_ = [];
     this.send_ = [];
     this.sendAfter_ = [];
     this.replies_ = [];

@@ -13,18 +13,39 @@ export type ClientOp =
   | { readonly op: 'kv_put'; readonly key: string; readonly value: Json }
   | { readonly op: 'kv_get'; readonly key: string }
   | { readonly op: 'kv_del'; readonly key: string }
-  | { readonly op: 'lookup'; readonly target: PeerId };
+  | { readonly op: 'lookup'; readonly target: PeerId }
+  /** Linearizable single read (majority quorum). */
+  | { readonly op: 'read'; readonly key: string }
+  /** A read inside transaction tx (client-chosen id: retries by id are idempotent). */
+  | { readonly op: 'tx_read'; readonly tx: string; readonly key: string }
+  /** Commit tx with its writes [key, value, exists]. retryKeys: every key of tx, when retrying a commit of unknown outcome. */
+  | { readonly op: 'tx_commit'; readonly tx: string; readonly writes: ReadonlyArray<readonly [string, Json, boolean]>; readonly retryKeys?: readonly string[] }
+  | { readonly op: 'tx_abandon'; readonly tx: string }
+  /** Be told of every change of key (events carry this request's id) until unwatch. */
+  | { readonly op: 'watch'; readonly key: string }
+  | { readonly op: 'unwatch'; readonly watchId: number }
+  /** A snapshot of this peer for consoles and tests. */
+  | { readonly op: 'status' };
 
 export interface ClientRequest {
   readonly reqId: number;
   readonly op: ClientOp;
 }
 
-export type ErrorCode = 'timeout' | 'not_joined' | 'invalid' | 'limit' | 'unavailable' | 'stopped';
+export type ErrorCode = 'timeout' | 'not_joined' | 'invalid' | 'limit' | 'unavailable' | 'stopped' | 'aborted' | 'unknown';
 
 export type ClientReply =
-  | { readonly reqId: number; readonly ok: true; readonly value: Json; readonly found?: boolean; readonly hops?: number }
-  | { readonly reqId: number; readonly ok: false; readonly code: ErrorCode; readonly message: string };
+  | { readonly reqId: number; readonly ok: true; readonly value: Json; readonly found?: boolean; readonly ver?: number; readonly hops?: number }
+  | { readonly reqId: number; readonly ok: false; readonly code: ErrorCode; readonly message: string; readonly keys?: string[] };
+
+/** A change of a watched key (one per new version seen). */
+export interface WatchEvent {
+  readonly watchId: number;
+  readonly key: string;
+  readonly ver: number;
+  readonly found: boolean;
+  readonly value: Json;
+}
 
 /**
  * Everything a step produced, for the driver to carry out. Durability ordering (as in
@@ -36,6 +57,7 @@ export interface Output {
   readonly persist: WriteBatch | null;
   readonly sendAfterPersist: Envelope[];
   readonly replies: ClientReply[];
+  readonly events: WatchEvent[];
   /** Earliest time the peer wants tick() called, or null. */
   readonly wakeAt: number | null;
 }

@@ -2,8 +2,14 @@ import { decode } from '../core/codec.ts';
 import type { Env } from '../core/env.ts';
 import { isId, randomId } from '../core/id.ts';
 import { isJson } from '../core/json.ts';
-import { key_bytes_max, value_bytes_max } from '../core/limits.ts';
+import { key_bytes_max, tx_keys_max, value_bytes_max } from '../core/limits.ts';
 import { utf8Length } from '../core/json.ts';
+import { keyPosition } from '../core/hash.ts';
+import { QuorumReads } from '../replication/quorum-read.ts';
+import { replicaPositions } from '../replication/replicas.ts';
+import { ReplicaStore } from '../replication/store.ts';
+import { TransactionManager, type CommitResult } from '../tx/tm.ts';
+import { Transactions } from '../tx/transactions.ts';
 import type { Msg, RoutedBody } from '../core/messages.ts';
 import type { Json, PeerId } from '../core/types.ts';
 import { FailureDetector } from '../ring/failure-detector.ts';
@@ -12,7 +18,7 @@ import { PlainKv } from '../routing/plain-kv.ts';
 import { Router, type RouteMsg } from '../routing/router.ts';
 import { defaultPeerConfig, type PeerConfig } from './config.ts';
 import { PeerContext } from './context.ts';
-import type { ClientRequest, Output } from './io.ts';
+import type { ClientReply, ClientRequest, Output } from './io.ts';
 
 const META_ID = 'meta/id';
 
@@ -36,7 +42,13 @@ export class Peer {
   readonly ring: Ring;
   readonly router: Router;
   readonly kv: PlainKv;
+  readonly store: ReplicaStore;
+  readonly reads: QuorumReads;
+  readonly tm: TransactionManager;
+  readonly tx: Transactions;
   private started = false;
+  /** Client watches: watchId -> key and the highest version told. */
+  private readonly watches = new Map<number, { key: string; ver: number }>();
 
   constructor(opts: PeerOptions) {
     const config = { ...defaultPeerConfig, ...opts.config };
@@ -46,15 +58,32 @@ export class Peer {
     if (storedId !== id) this.ctx.persist(META_ID, id);
     this.fd = new FailureDetector(this.ctx);
     this.ring = new Ring(this.ctx, this.fd, {
-      gaveRange: (from, to) => this.kv.handOver(from, to),
-      predChanged: () => {},
-      joined: () => this.router.releaseHeld(),
-      leaving: (succ) => this.kv.handOver(null, succ, true),
+      gaveRange: (from, to) => {
+        this.kv.handOver(from, to);
+        if (from !== null) this.store.handOver(from, to, to);
+      },
+      predChanged: (oldPred, newPred) => this.store.predChanged(oldPred, newPred),
+      joined: () => {
+        if (this.ring.pred === this.id && this.ring.succ === this.id) this.store.createdRing();
+        this.router.releaseHeld();
+      },
+      leaving: (succ) => {
+        this.kv.handOver(null, succ, true);
+        this.store.handOver(this.ring.pred ?? this.id, this.id, succ);
+      },
     });
     this.router = new Router(this.ctx, this.ring, this.fd);
     this.router.onDeliver((body, msg) => this.deliver(body, msg));
     this.kv = new PlainKv(this.ctx, this.router);
-    if (opts.stored) this.kv.restore(opts.stored);
+    this.store = new ReplicaStore(this.ctx, this.ring, this.router);
+    this.reads = new QuorumReads(this.ctx, this.router);
+    this.tm = new TransactionManager(this.ctx, this.router, this.reads);
+    this.tx = new Transactions(this.ctx, this.router, this.tm, this.store);
+    if (opts.stored) {
+      this.kv.restore(opts.stored);
+      if (opts.stored.some(([k]) => k.startsWith('item/') || k.startsWith('meta/auth'))) this.store.restore(opts.stored);
+      this.tx.acceptor.restore(opts.stored);
+    }
   }
 
   get id(): PeerId {
@@ -69,7 +98,13 @@ export class Peer {
     if (others.length === 0) this.ring.create();
     else this.ring.join(others);
     this.scheduleHeartbeat();
-    this.scheduleFingerFix();
+    this.every(this.ctx.config.finger_fix_interval_ms, () => this.router.fixOneFinger());
+    this.every(this.ctx.config.repair_interval_ms, () => this.store.repairTick());
+    this.every(this.ctx.config.anti_entropy_interval_ms, () => this.store.antiEntropyTick());
+    this.every(this.ctx.config.tp_inquiry_ms, () => this.store.inquireInDoubt());
+    this.every(60_000, () => this.tx.acceptor.gc());
+    this.every(this.ctx.config.watch_lease_ms / 2, () => this.renewWatches());
+    this.tx.rearm();
   }
 
   leave(): void {
@@ -133,6 +168,30 @@ export class Peer {
         return this.kv.onReply(msg);
       case 'kv_items':
         return this.kv.onItems(msg);
+      case 'rep_read_reply':
+        return this.reads.onReply(from, msg);
+      case 'rep_items':
+        return this.store.onItems(from, msg);
+      case 'rep_items_ack':
+        return this.store.onItemsAck(msg);
+      case 'rep_sync_reply':
+        return this.store.onSyncReply(from, msg);
+      case 'watch_evt':
+        return this.onWatchEvent(msg.key, msg.ver, msg.ex, msg.val);
+      case 'tx_vote':
+        return this.tx.onVote(from, msg);
+      case 'tx_accepted':
+        return this.tx.onAccepted(msg);
+      case 'tx_p1a':
+        return this.tx.onP1a(from, msg);
+      case 'tx_p1b':
+        return this.tx.onP1b(msg);
+      case 'tx_p2a':
+        return this.tx.onP2a(from, msg);
+      case 'tx_decision':
+        return this.tx.onDecision(msg);
+      case 'tx_inquire':
+        return this.tx.onInquire(from, msg);
     }
   }
 
@@ -146,38 +205,136 @@ export class Peer {
       case 'kv_get':
       case 'kv_del':
         return this.kv.deliver(body, msg);
+      case 'rep_read':
+        return this.store.onRead(body, msg);
+      case 'tx_prepare':
+        return this.store.onPrepare(body, msg);
+      case 'tx_decide':
+        return this.store.onDecide(body);
+      case 'rep_repair':
+        return this.store.onRepair(body);
+      case 'rep_sync':
+        return this.store.onSync(body, msg);
+      case 'watch_reg':
+        return this.store.onWatchReg(body, msg);
     }
   }
 
   /** A client operation. Limits are checked here, before anything is sent. */
   request(req: ClientRequest): void {
     const op = req.op;
-    if (this.ring.status !== 'in') {
-      this.ctx.reply({ reqId: req.reqId, ok: false, code: 'not_joined', message: `peer is ${this.ring.status}` });
+    const fail = (code: Extract<ClientReply, { ok: false }>['code'], message: string, keys?: string[]) =>
+      this.ctx.reply({ reqId: req.reqId, ok: false, code, message, ...(keys ? { keys } : {}) });
+    if (op.op === 'status') {
+      this.ctx.reply({ reqId: req.reqId, ok: true, value: this.status() });
       return;
     }
-    if (op.op === 'lookup') {
-      this.router.lookup(op.target, (peer, hops) => {
-        if (peer === null) this.ctx.reply({ reqId: req.reqId, ok: false, code: 'timeout', message: 'lookup timed out' });
-        else this.ctx.reply({ reqId: req.reqId, ok: true, value: peer, hops });
-      });
-      return;
+    if (this.ring.status !== 'in') return fail('not_joined', `peer is ${this.ring.status}`);
+    const bad = this.checkLimits(req);
+    if (bad) return fail(bad.code, bad.message);
+    switch (op.op) {
+      case 'lookup':
+        return this.router.lookup(op.target, (peer, hops) => {
+          if (peer === null) fail('timeout', 'lookup timed out');
+          else this.ctx.reply({ reqId: req.reqId, ok: true, value: peer, hops });
+        });
+      case 'kv_put':
+      case 'kv_get':
+      case 'kv_del':
+        return this.kv.request(req.reqId, op);
+      case 'read':
+        return this.reads.read(op.key, (r) => {
+          if (r.ok) this.ctx.reply({ reqId: req.reqId, ok: true, value: r.ex ? r.val : null, found: r.ex, ver: r.ver });
+          else fail('unavailable', r.message);
+        });
+      case 'tx_read':
+        return this.tm.txRead(op.tx, op.key, (r) => {
+          if (r.ok) this.ctx.reply({ reqId: req.reqId, ok: true, value: r.ex ? r.val : null, found: r.ex, ver: r.ver });
+          else fail('unavailable', r.message);
+        });
+      case 'tx_commit':
+        return this.tm.commit(
+          op.tx,
+          op.writes,
+          (r: CommitResult) => {
+            if (r.outcome === 'commit') this.ctx.reply({ reqId: req.reqId, ok: true, value: null });
+            else if (r.outcome === 'abort') fail('aborted', `transaction aborted (${r.reason})${r.keys.length ? ': conflict on ' + r.keys.join(', ') : ''}`, r.keys);
+            else if (r.outcome === 'unavailable') fail('unavailable', r.reason);
+            else fail('unknown', `commit outcome unknown: ${r.reason}; retry with the same transaction id to learn it`);
+          },
+          op.retryKeys ? [...op.retryKeys] : undefined,
+        );
+      case 'tx_abandon':
+        this.tm.txAbandon(op.tx);
+        return this.ctx.reply({ reqId: req.reqId, ok: true, value: null });
+      case 'watch':
+        this.watches.set(req.reqId, { key: op.key, ver: -1 });
+        this.registerWatch(op.key);
+        return this.ctx.reply({ reqId: req.reqId, ok: true, value: req.reqId });
+      case 'unwatch':
+        this.watches.delete(op.watchId);
+        return this.ctx.reply({ reqId: req.reqId, ok: true, value: null });
     }
-    if (utf8Length(op.key) > key_bytes_max) {
-      this.ctx.reply({ reqId: req.reqId, ok: false, code: 'limit', message: `key longer than ${key_bytes_max} bytes` });
-      return;
+  }
+
+  private checkLimits(req: ClientRequest): { code: 'limit' | 'invalid'; message: string } | null {
+    const op = req.op;
+    const keys: string[] = [];
+    if ('key' in op) keys.push(op.key);
+    if (op.op === 'tx_commit') {
+      for (const [k, v] of op.writes) {
+        keys.push(k);
+        if (!isJson(v)) return { code: 'invalid', message: `value of "${k.slice(0, 40)}" is not JSON` };
+        if (JSON.stringify(v).length > value_bytes_max) return { code: 'limit', message: `value of "${k.slice(0, 40)}" is larger than ${value_bytes_max} bytes` };
+      }
+      const all = new Set([...keys, ...(this.tm.readsOf(op.tx)?.keys() ?? []), ...(op.retryKeys ?? [])]);
+      if (all.size > tx_keys_max) return { code: 'limit', message: `a transaction may touch at most ${tx_keys_max} keys (this one: ${all.size})` };
+    }
+    if ('tx' in op && (typeof op.tx !== 'string' || op.tx.length === 0 || op.tx.length > 64)) return { code: 'invalid', message: 'transaction id must be 1 to 64 characters' };
+    for (const k of keys) {
+      if (typeof k !== 'string') return { code: 'invalid', message: 'keys are strings' };
+      if (utf8Length(k) > key_bytes_max) return { code: 'limit', message: `key longer than ${key_bytes_max} bytes` };
     }
     if (op.op === 'kv_put') {
-      if (!isJson(op.value)) {
-        this.ctx.reply({ reqId: req.reqId, ok: false, code: 'invalid', message: 'value is not JSON' });
-        return;
-      }
-      if (JSON.stringify(op.value).length > value_bytes_max) {
-        this.ctx.reply({ reqId: req.reqId, ok: false, code: 'limit', message: `value larger than ${value_bytes_max} bytes` });
-        return;
-      }
+      if (!isJson(op.value)) return { code: 'invalid', message: 'value is not JSON' };
+      if (JSON.stringify(op.value).length > value_bytes_max) return { code: 'limit', message: `value larger than ${value_bytes_max} bytes` };
     }
-    this.kv.request(req.reqId, op);
+    return null;
+  }
+
+  private registerWatch(key: string): void {
+    const r = this.ctx.config.replication_factor;
+    replicaPositions(keyPosition(key), r).forEach((pos, i) => this.router.routeFast(pos, { k: 'watch_reg', key, i, lease: this.ctx.config.watch_lease_ms }));
+  }
+
+  private renewWatches(): void {
+    for (const key of new Set([...this.watches.values()].map((w) => w.key))) this.registerWatch(key);
+  }
+
+  private onWatchEvent(key: string, ver: number, ex: boolean, val: Json): void {
+    for (const [watchId, w] of this.watches) {
+      if (w.key !== key || ver <= w.ver) continue;
+      w.ver = ver;
+      this.ctx.event({ watchId, key, ver, found: ex, value: ex ? val : null });
+    }
+  }
+
+  /** What a console shows of this peer. */
+  status(): Json {
+    return {
+      id: this.id,
+      ring: this.ring.status,
+      pred: this.ring.pred,
+      succs: this.ring.succs.slice(),
+      fingers: this.router.fingers.peers(),
+      suspected: this.fd.suspected(),
+      items: this.store.entries.size,
+      emptyRanges: this.store.empty.intervals(),
+      staleRanges: this.store.stale.intervals(),
+      openTransactions: this.tm.openCount(),
+      acceptorTransactions: this.tx.acceptor.txs.size,
+      counters: this.ctx.counters.toJSON(),
+    } as unknown as Json;
   }
 
   /** Run the timers that are due. */
@@ -201,13 +358,13 @@ export class Peer {
     this.ctx.timers.schedule(first, beat);
   }
 
-  private scheduleFingerFix(): void {
-    const every = this.ctx.config.finger_fix_interval_ms;
-    const fix = () => {
+  /** A periodic task with a random phase (so that many peers do not act in lockstep). */
+  private every(intervalMs: number, fn: () => void): void {
+    const run = () => {
       if (this.ring.status === 'left') return;
-      this.router.fixOneFinger();
-      this.ctx.timers.schedule(this.ctx.now() + every, fix);
+      fn();
+      this.ctx.timers.schedule(this.ctx.now() + intervalMs, run);
     };
-    this.ctx.timers.schedule(this.ctx.now() + this.ctx.env.random() * every, fix);
+    this.ctx.timers.schedule(this.ctx.now() + this.ctx.env.random() * intervalMs, run);
   }
 }

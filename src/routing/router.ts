@@ -32,6 +32,14 @@ export class Router {
   private nextReq = 1;
   /** Routed messages a joining peer holds until its join completes. */
   private held: RouteMsg[] = [];
+  /**
+   * Who was responsible for which range, learned from replies: (lo, hi] -> peer. Lets a
+   * peer send replica traffic in one hop once it has talked to a range. A stale entry costs
+   * only efficiency: a receiver that is not responsible routes onwards, and a dead peer's
+   * entries go with its suspicion.
+   */
+  private cache: Array<{ lo: PeerId; hi: PeerId; peer: PeerId }> = [];
+  static readonly cache_entries_max = 256;
 
   constructor(
     private readonly ctx: PeerContext,
@@ -39,7 +47,10 @@ export class Router {
     private readonly fd: FailureDetector,
   ) {
     this.fingers = new Fingers(ctx, fd);
-    fd.onSuspect((p) => this.fingers.removePeer(p));
+    fd.onSuspect((p) => {
+      this.fingers.removePeer(p);
+      this.forget(p);
+    });
   }
 
   onDeliver(fn: DeliverFn): void {
@@ -50,6 +61,41 @@ export class Router {
   route(target: PeerId, body: RoutedBody): void {
     const self = this.ctx.self;
     this.handle({ t: 'route', target, origin: self, hops: 0, last: false, body });
+  }
+
+  /** Like route(), but straight to the cached responsible peer when one is known. */
+  routeFast(target: PeerId, body: RoutedBody): void {
+    if (this.ring.status === 'in' && !this.ring.isResponsible(target)) {
+      for (const c of this.cache) {
+        if (inOpenClosed(target, c.lo, c.hi)) {
+          const self = this.ctx.self;
+          this.ctx.send(c.peer, { t: 'route', target, origin: self, hops: 1, last: true, body });
+          return;
+        }
+      }
+    }
+    this.route(target, body);
+  }
+
+  /** The peer we believe responsible for target: ourselves, a cached one, or null if unknown. */
+  cachedPeer(target: PeerId): PeerId | null {
+    if (this.ring.isResponsible(target)) return this.ctx.self;
+    for (const c of this.cache) if (inOpenClosed(target, c.lo, c.hi)) return c.peer;
+    return null;
+  }
+
+  /** peer said it is responsible for (lo, hi]. */
+  learn(range: readonly [PeerId, PeerId] | null, peer: PeerId): void {
+    if (!range || peer === this.ctx.self || this.fd.isSuspected(peer)) return;
+    const [lo, hi] = range;
+    if (lo === hi) return;
+    this.cache = this.cache.filter((c) => c.peer !== peer && !inOpenClosed(c.hi, lo, hi) && !inOpenClosed(hi, c.lo, c.hi));
+    this.cache.push({ lo, hi, peer });
+    if (this.cache.length > Router.cache_entries_max) this.cache.shift();
+  }
+
+  forget(peer: PeerId): void {
+    if (this.cache.length > 0) this.cache = this.cache.filter((c) => c.peer !== peer);
   }
 
   /** A route message arrived (or starts here). */

@@ -2,7 +2,7 @@ import { decode, encode } from '../core/codec.ts';
 import type { Msg } from '../core/messages.ts';
 import type { Json, PeerId } from '../core/types.ts';
 import type { PeerConfig } from '../peer/config.ts';
-import type { ClientOp, ClientReply, Envelope, Output } from '../peer/io.ts';
+import type { ClientOp, ClientReply, Envelope, Output, WatchEvent } from '../peer/io.ts';
 import { Peer } from '../peer/peer.ts';
 import { SimDisk } from './disk.ts';
 import { EventQueue } from './event-queue.ts';
@@ -87,6 +87,7 @@ export class Simulation {
   private readonly netRng: Rng;
   private readonly diskRng: Rng;
   private readonly replyListeners: ReplyListener[] = [];
+  private readonly eventListeners: Array<(peer: PeerId, e: WatchEvent) => void> = [];
   private nextReqId = 1;
   private readonly replyCallbacks = new Map<number, (r: ClientReply) => void>();
   /** Called after every event (invariant checks). */
@@ -188,6 +189,10 @@ export class Simulation {
     this.replyListeners.push(fn);
   }
 
+  onEvent(fn: (peer: PeerId, e: WatchEvent) => void): void {
+    this.eventListeners.push(fn);
+  }
+
   /** Issue a client operation at a peer; cb gets its reply. */
   request(id: PeerId, op: ClientOp, cb?: (r: ClientReply) => void): number {
     const n = this.nodes.get(id);
@@ -276,6 +281,7 @@ export class Simulation {
   private flush(n: SimNode): void {
     const out: Output = n.peer.drain();
     for (const env of out.send) this.transmit(n.id, env);
+    for (const e of out.events) for (const fn of this.eventListeners) fn(n.id, e);
     let lastBatch = n.disk.inFlight.length > 0 ? n.disk.inFlight[n.disk.inFlight.length - 1]!.id : 0;
     if (out.persist) {
       lastBatch = n.disk.begin(out.persist);

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import type { Json } from '../../core/types.ts';
 import type { OpStatus, RegisterOp } from './history.ts';
-import { checkKeyLinearizable, checkLinearizable } from './linearizable.ts';
+import { checkKeyLinearizable, checkLinearizable, searchKeyForTest } from './linearizable.ts';
 import { canonicalJson } from './json.ts';
 import { Rng, clone, genRegisterHistory } from './test-histories.ts';
 
@@ -164,10 +164,11 @@ function bruteForceLinearizable(ops: RegisterOp[]): boolean {
   return search('null', kept.filter((o) => o.status === 'ok').length);
 }
 
-function randomSmallHistory(seed: number): RegisterOp[] {
+/** Tiny random history; `unique`: every write has its own value (exercises the pruning rule). */
+function randomSmallHistory(seed: number, unique: boolean): RegisterOp[] {
   const rng = new Rng(seed);
-  const n = rng.int(1, 7);
-  const values: Json[] = [null, 1, 2, 3];
+  const n = rng.int(1, unique ? 8 : 7);
+  const values: Json[] = unique ? [null, ...Array.from({ length: n }, (_, i) => i + 1)] : [null, 1, 2, 3];
   const ops: RegisterOp[] = [];
   for (let i = 0; i < n; i++) {
     const invokeMs = rng.int(0, 20);
@@ -176,7 +177,7 @@ function randomSmallHistory(seed: number): RegisterOp[] {
     const kind = rng.pick(['read', 'read', 'write', 'write', 'cas', 'delete'] as const);
     const op: RegisterOp = { process: i, key: 'x', kind, invokeMs, completeMs, status };
     if (kind === 'read') op.output = rng.pick(values);
-    if (kind === 'write' || kind === 'cas') op.value = rng.pick(values.slice(1));
+    if (kind === 'write' || kind === 'cas') op.value = unique ? i + 1 : rng.pick(values.slice(1));
     if (kind === 'cas') op.expected = rng.pick(values);
     ops.push(op);
   }
@@ -184,21 +185,26 @@ function randomSmallHistory(seed: number): RegisterOp[] {
 }
 
 describe('linearizability: properties', () => {
-  it('agrees with a brute-force oracle on tiny random histories', () => {
-    let violations = 0;
-    fc.assert(
-      fc.property(fc.integer({ min: 0, max: 2 ** 31 - 1 }), (seed) => {
-        const h = randomSmallHistory(seed);
-        const expected = bruteForceLinearizable(h);
-        if (!expected) violations++;
-        expect(checkKeyLinearizable(h).ok).toBe(expected);
-      }),
-      { numRuns: 3000, seed: 1 },
-    );
-    // Both verdicts occur, so the comparison means something.
-    expect(violations).toBeGreaterThan(300);
-    expect(violations).toBeLessThan(2700);
-  });
+  for (const unique of [false, true]) {
+    it(`agrees with a brute-force oracle on tiny random histories (unique values: ${unique})`, () => {
+      let violations = 0;
+      fc.assert(
+        fc.property(fc.integer({ min: 0, max: 2 ** 31 - 1 }), (seed) => {
+          const h = randomSmallHistory(seed, unique);
+          const expected = bruteForceLinearizable(h);
+          if (!expected) violations++;
+          expect(checkKeyLinearizable(h).ok).toBe(expected);
+          // The pruned and the plain search must each be exact on their own.
+          expect(searchKeyForTest(h, true).ok).toBe(expected);
+          expect(searchKeyForTest(h, false).ok).toBe(expected);
+        }),
+        { numRuns: 3000, seed: unique ? 11 : 1 },
+      );
+      // Both verdicts occur often, so the comparison means something.
+      expect(violations).toBeGreaterThan(300);
+      expect(violations).toBeLessThan(2700);
+    });
+  }
 
   const shapeArb = fc.record({
     processes: fc.integer({ min: 1, max: 6 }),

@@ -165,10 +165,32 @@ function symmetryPredecessors(prepared: Prepared[]): Int32Array {
 
 type KeyResult = { ok: true } | { ok: false; timedOut: boolean; explanation: string };
 
+/** Search steps spent re-running a failed check without pruning, for a clearer explanation. */
+const explanation_steps_max = 200_000;
+
 /** Checks one key's operations (all ops must be on the same key). */
 export function checkKeyLinearizable(ops: RegisterOp[], options: LinearizabilityOptions = {}): KeyResult {
   const steps_max = options.search_steps_max ?? search_steps_max_default;
   const prepared = prepare(ops);
+  const res = search(prepared, steps_max, true);
+  if (res.ok || res.timedOut) return res;
+  // The pruned search fails early, at the op whose deadline makes the conflict certain,
+  // which is true but cryptic. The plain search runs to the op that actually cannot be
+  // explained (e.g. the stale read): use its explanation when it finishes quickly.
+  const plain = search(prepared, Math.min(steps_max, explanation_steps_max), false);
+  return !plain.ok && plain.timedOut ? res : plain;
+}
+
+/**
+ * The search alone, with or without the pruning rule, so tests can hold each against an
+ * oracle. Not part of the checker API.
+ * @internal
+ */
+export function searchKeyForTest(ops: RegisterOp[], prune: boolean, steps_max = search_steps_max_default): KeyResult {
+  return search(prepare(ops), steps_max, prune);
+}
+
+function search(prepared: Prepared[], steps_max: number, prune: boolean): KeyResult {
   const n = prepared.length;
   const groupPrev = symmetryPredecessors(prepared);
   const definite_count = prepared.reduce((c, p) => c + (p.definite ? 1 : 0), 0);
@@ -239,8 +261,9 @@ export function checkKeyLinearizable(ops: RegisterOp[], options: Linearizability
     }
     return id;
   };
-  const cacheKey = (set: bigint, pre: number, state: string): string =>
-    `${pre}:${(set >> BigInt(pre)).toString(36)}:${stateId(state)}`;
+  // `restricted` (see candidates) changes what is explored from a configuration, so it is part of the key.
+  const cacheKey = (set: bigint, pre: number, state: string, restricted: boolean): string =>
+    `${pre}:${(set >> BigInt(pre)).toString(36)}:${stateId(state)}${restricted ? '!' : ''}`;
   const cache = new Set<string>();
 
   // Applied ops (the current partial linearization) and, per configuration on the path,
@@ -259,13 +282,83 @@ export function checkKeyLinearizable(ops: RegisterOp[], options: Linearizability
   // changes no state). So it is the only candidate of its configuration: reads never branch.
   const neutral = prepared.map((p) => p.definite && (p.kind === 'read' || (p.kind === 'cas' && p.need === p.next)));
 
+  // Acknowledged ops observing each state (reads of it, cas expecting it), by completion.
+  const observers = new Map<string, number[]>();
+  prepared.forEach((p, i) => {
+    if (!p.definite || (p.kind !== 'read' && p.kind !== 'cas')) return;
+    let list = observers.get(p.need);
+    if (list === undefined) {
+      list = [];
+      observers.set(p.need, list);
+    }
+    list.push(i);
+  });
+  for (const list of observers.values()) list.sort((a, b) => prepared[a].complete - prepared[b].complete);
+  /** When op i is needed at the latest: its own return, or the return of the first pending op observing its result. */
+  const deadline = (i: number): number => {
+    // Optional (unknown) ops last: a correct history rarely needs them, and they are tried anyway.
+    if (!prepared[i].definite) return Infinity;
+    let d = prepared[i].complete;
+    for (const o of observers.get(prepared[i].next) ?? []) {
+      if (prepared[o].complete >= d) break;
+      if (!done[o] && o !== i) {
+        d = prepared[o].complete;
+        break;
+      }
+    }
+    return d;
+  };
+
+  // How many ops produce each state, and for each state, its observers by invocation.
+  const producerCount = new Map<string, number>();
+  for (const p of prepared) if (p.kind !== 'read') producerCount.set(p.next, (producerCount.get(p.next) ?? 0) + 1);
+  const observersByInvoke = new Map<string, number[]>();
+  for (const [v, list] of observers) observersByInvoke.set(v, [...list].sort((a, b) => prepared[b].invoke - prepared[a].invoke));
+  /**
+   * A sound prune (not a heuristic): op w is the only producer of state v (v not the
+   * initial null). Once w is linearized, every pending acknowledged observer of v must
+   * follow it before any other state change (nothing else can restore v), so every other
+   * pending acknowledged state-changing op X must then come after the last of those
+   * observers, i.e. after its invocation L. If some X completes before L, it must precede w:
+   * linearizing w now is a dead end.
+   */
+  const blocked = (w: number): boolean => {
+    const v = prepared[w].next;
+    if (v === initial_state || producerCount.get(v) !== 1) return false;
+    let latest = -Infinity;
+    for (const o of observersByInvoke.get(v) ?? []) {
+      if (!done[o] && o !== w) {
+        latest = prepared[o].invoke;
+        break;
+      }
+    }
+    if (latest === -Infinity) return false;
+    // Earliest return among pending acknowledged state-changing ops other than w. (A cas
+    // expecting v counts too: it must follow w, and the late observer must precede it.)
+    for (let e = next[0]; e !== -1; e = next[e]) {
+      if (isCall[e]) continue;
+      const x = prepared[nodeOp[e]];
+      if (x.complete >= latest) return false;
+      if (nodeOp[e] === w || !x.definite || neutral[nodeOp[e]]) continue;
+      return true;
+    }
+    return false;
+  };
+
   /**
    * Candidates of the current configuration: the pending calls before the first pending
-   * return (Wing & Gong). Order is a heuristic only (every candidate is tried): first the
-   * op with that earliest deadline, then ops producing the state it needs, then call order.
-   * For a correct history this mostly walks straight to a witness.
+   * return (Wing & Gong). Order is a heuristic only (every candidate is tried): earliest
+   * deadline first, where a write is due by the time the first op reading its value
+   * completes. That is the order of "clusters" (a write and its readers) in Gibbons &
+   * Korach's register algorithm, so a correct history mostly goes straight to a witness.
+   *
+   * `restricted`: the last op linearized is optional (unknown). An optional op is only
+   * worth having in a linearization if the next op observes its result (a read, or a cas
+   * expecting it): if the next op overwrites the state, or nothing follows, removing the
+   * optional op leaves a valid linearization. So after one, only observers are candidates.
+   * Without this, every subset of the pending unknown ops gets explored.
    */
-  const candidates = (): { cands: number[]; stuck: number } => {
+  const candidates = (restricted: boolean): { cands: number[]; stuck: number } => {
     const calls: number[] = [];
     let e = next[0];
     for (; e !== -1 && isCall[e]; e = next[e]) calls.push(e);
@@ -275,20 +368,22 @@ export function checkKeyLinearizable(ops: RegisterOp[], options: Linearizability
       const i = nodeOp[c];
       const g = groupPrev[i];
       if (g >= 0 && !done[g]) continue;
+      if (restricted && prepared[i].kind !== 'read' && prepared[i].kind !== 'cas') continue;
       if (step(state, prepared[i]) === undefined) continue;
       if (neutral[i]) return { cands: [c], stuck };
       enabled.push(c);
     }
-    if (stuck < 0 || enabled.length < 2) return { cands: enabled, stuck };
-    const urgent = prepared[stuck];
-    const rank = (c: number): number => {
+    const viable = prune ? enabled.filter((c) => !blocked(nodeOp[c])) : enabled;
+    if (viable.length < 2) return { cands: viable, stuck };
+    // The op with the earliest pending return, when it waits for a state the register does
+    // not hold, needs a producer of that state first.
+    const urgent = stuck >= 0 ? prepared[stuck] : undefined;
+    const wanted = urgent !== undefined && (urgent.kind === 'read' || urgent.kind === 'cas') && urgent.need !== state ? urgent.need : undefined;
+    const ranked = viable.map((c, k) => {
       const i = nodeOp[c];
-      if (i === stuck) return 0;
-      if ((urgent.kind === 'read' || urgent.kind === 'cas') && prepared[i].next === urgent.need) return 1;
-      return 2;
-    };
-    const ranked = enabled.map((c, k) => ({ c, k, r: rank(c) }));
-    ranked.sort((a, b) => a.r - b.r || a.k - b.k);
+      return { c, k, d: wanted !== undefined && prepared[i].next === wanted ? -Infinity : deadline(i) };
+    });
+    ranked.sort((a, b) => a.d - b.d || a.k - b.k);
     return { cands: ranked.map((x) => x.c), stuck };
   };
 
@@ -302,7 +397,7 @@ export function checkKeyLinearizable(ops: RegisterOp[], options: Linearizability
 
   let steps = 0;
   {
-    const first = candidates();
+    const first = candidates(false);
     recordBest(first.stuck);
     frames.push({ cands: first.cands, idx: 0 });
   }
@@ -339,7 +434,8 @@ export function checkKeyLinearizable(ops: RegisterOp[], options: Linearizability
       pre++;
       while (pre < n && done[pre]) pre++;
     }
-    const key = cacheKey(set, pre, after);
+    const restricted = !prepared[i].definite;
+    const key = cacheKey(set, pre, after, restricted);
     if (cache.has(key)) continue; // explored before, and failed
     cache.add(key);
     applied.push({ node, state, prefix });
@@ -350,7 +446,7 @@ export function checkKeyLinearizable(ops: RegisterOp[], options: Linearizability
     if (prepared[i].definite) definite_done++;
     lift(node);
     if (definite_done === definite_count) return { ok: true };
-    const c = candidates();
+    const c = candidates(restricted);
     recordBest(c.stuck);
     frames.push({ cands: c.cands, idx: 0 });
   }

@@ -1,0 +1,579 @@
+import { keyPosition } from '../core/hash.ts';
+import { dist, inOpenClosed } from '../core/id.ts';
+import { handover_items_per_message_max } from '../core/limits.ts';
+import type { MsgOf, RoutedBody } from '../core/messages.ts';
+import type { Json, PeerId } from '../core/types.ts';
+import type { PeerContext } from '../peer/context.ts';
+import type { Ring } from '../ring/ring.ts';
+import type { RouteMsg, Router } from '../routing/router.ts';
+import { decide, emptyItem, type Item, mergeItems, type Pending, validate, writeLocked } from './item.ts';
+import { RangeSet, type Interval } from './ranges.ts';
+import { repairQuorum, shift } from './replicas.ts';
+
+type Body<K extends RoutedBody['k']> = Extract<RoutedBody, { k: K }>;
+
+interface Entry {
+  key: string;
+  /** Replica slot. */
+  i: number;
+  /** Position of this replica on the circle. */
+  pos: PeerId;
+  item: Item;
+}
+
+const ITEM_PREFIX = 'item/';
+const META_AUTH = 'meta/auth';
+
+/** Items per sync answer: bounded like a handover chunk. */
+const sync_items_per_reply_max = handover_items_per_message_max;
+
+interface RepairRound {
+  reqs: Map<number, { d: number; lo: PeerId; hi: PeerId }>;
+  /** Per shift d (1..r-1): the part of our target range that a trustworthy replica answered for. */
+  covered: RangeSet[];
+  target: RangeSet;
+  startedAt: number;
+}
+
+/**
+ * The replicas one peer holds, as a transaction participant (TP) and as a replica.
+ *
+ * Authority: a replica answers reads and validates only for positions it holds
+ * authoritatively. Taking over a range without its data (a crashed predecessor), a handover
+ * not yet complete, or a restart from storage makes positions non-authoritative: "empty"
+ * (no data) or "stale" (data from before a restart). Such a replica answers "unknown",
+ * never "not found" or an old version, until a repair has merged the state of enough other
+ * replicas (repairQuorum slots, our own stored data counting as one when stale).
+ */
+export class ReplicaStore {
+  readonly entries = new Map<string, Entry>();
+  /** Responsible positions without data. */
+  readonly empty = new RangeSet();
+  /** Responsible positions with data from before a restart, not yet checked against others. */
+  readonly stale = new RangeSet();
+  private nextReq = 1;
+  private repair: RepairRound | null = null;
+  private antiEntropyShift = 1;
+  /** key -> subscriber -> lease expiry. */
+  private readonly watchers = new Map<string, Map<PeerId, number>>();
+  /** Handovers waiting for their acknowledgement: "lo:hi" -> chunks. */
+  private readonly handovers = new Map<string, { to: PeerId; lo: PeerId; hi: PeerId; chunks: Array<MsgOf<'rep_items'>>; timer: number }>();
+  private readonly r: number;
+  /**
+   * Handovers we received completely from an authoritative sender, for ranges that may
+   * become ours a moment later (a leave message can overtake its items). They expire, so an
+   * old grant never makes stale data authoritative.
+   */
+  private grants: Array<{ lo: PeerId; hi: PeerId; until: number }> = [];
+  /** Whether we started from stored data (a restart) rather than empty. */
+  restored = false;
+
+  constructor(
+    private readonly ctx: PeerContext,
+    private readonly ring: Ring,
+    private readonly router: Router,
+  ) {
+    this.r = ctx.config.replication_factor;
+    // Until a handover, a repair or the creation of a new ring says otherwise, we hold nothing.
+    this.empty.add(0, 0);
+  }
+
+  // ------------------------------------------------------------------ state
+
+  private static id(key: string, i: number): string {
+    return `${i}/${key}`;
+  }
+
+  get(key: string, i: number): Entry | undefined {
+    return this.entries.get(ReplicaStore.id(key, i));
+  }
+
+  private getOrCreate(key: string, i: number): Entry {
+    const id = ReplicaStore.id(key, i);
+    let e = this.entries.get(id);
+    if (!e) {
+      e = { key, i, pos: shift(keyPosition(key), i, this.r), item: emptyItem() };
+      this.entries.set(id, e);
+    }
+    return e;
+  }
+
+  private save(e: Entry): void {
+    const id = ReplicaStore.id(e.key, e.i);
+    if (e.item.ver === 0 && e.item.pend.length === 0) {
+      this.entries.delete(id);
+      this.ctx.unpersist(ITEM_PREFIX + id);
+    } else this.ctx.persist(ITEM_PREFIX + id, e.item as unknown as Json);
+  }
+
+  private saveAuth(): void {
+    const self = this.ctx.self;
+    this.ctx.persist(META_AUTH, {
+      pred: this.ring.pred,
+      self,
+      empty: this.empty.intervals(),
+      stale: this.stale.intervals(),
+    } as unknown as Json);
+  }
+
+  /** Is position pos ours to answer for, with data we trust? */
+  authoritative(pos: PeerId): boolean {
+    return this.ring.isResponsible(pos) && !this.empty.contains(pos) && !this.stale.contains(pos);
+  }
+
+  /**
+   * Restart from storage. Data is trusted only where we held it authoritatively before, and
+   * even there only as "stale" until compared with other replicas: we may have missed
+   * commits while down. Everything else we may become responsible for starts empty.
+   */
+  restore(records: ReadonlyArray<readonly [string, Json]>): void {
+    type Saved = { pred: PeerId | null; self: PeerId; empty: Interval[]; stale: Interval[] };
+    let prev = null as Saved | null;
+    for (const [k, v] of records) {
+      if (k.startsWith(ITEM_PREFIX)) {
+        const rest = k.slice(ITEM_PREFIX.length);
+        const slash = rest.indexOf('/');
+        const i = Number(rest.slice(0, slash));
+        const key = rest.slice(slash + 1);
+        this.entries.set(rest, { key, i, pos: shift(keyPosition(key), i, this.r), item: v as unknown as Item });
+      } else if (k === META_AUTH) prev = v as unknown as Saved;
+    }
+    this.restored = true;
+    this.empty.add(0, 0);
+    if (prev && prev.pred !== null) {
+      const held = new RangeSet();
+      held.add(prev.pred, prev.self);
+      for (const [a, b] of prev.empty) held.remove(a, b);
+      for (const [a, b] of prev.stale) held.remove(a, b);
+      for (const [a, b] of held.intervals()) {
+        this.empty.remove(a, b);
+        this.stale.add(a, b);
+      }
+      for (const [a, b] of prev.stale) {
+        this.empty.remove(a, b);
+        this.stale.add(a, b);
+      }
+    }
+  }
+
+  // ------------------------------------------------------------------ responsibility moves
+
+  /**
+   * We created a ring. A brand new peer holds a brand new (empty) store: everything is ours
+   * and empty is the truth. A restarted peer keeps its stale and empty ranges: its data
+   * comes back only as other replica holders come back.
+   */
+  createdRing(): void {
+    if (!this.restored) {
+      this.empty.remove(0, 0);
+      this.stale.remove(0, 0);
+    }
+    this.saveAuth();
+  }
+
+  /** Our predecessor changed: a range we gained without data is empty until handed over or repaired. */
+  predChanged(oldPred: PeerId | null, newPred: PeerId | null): void {
+    const self = this.ctx.self;
+    if (newPred !== null && oldPred !== null && newPred !== oldPred && oldPred !== self) {
+      // Gained (newPred, oldPred] when newPred lies before oldPred.
+      if (newPred === self || inOpenClosed(oldPred, newPred, self)) {
+        const lo = newPred === self ? self : newPred;
+        this.empty.add(lo, oldPred);
+        this.stale.remove(lo, oldPred);
+      }
+    }
+    this.applyGrants();
+    this.saveAuth();
+  }
+
+  private applyGrants(): void {
+    const now = this.ctx.now();
+    this.grants = this.grants.filter((g) => g.until > now);
+    for (const g of this.grants) {
+      for (const [a, b] of this.mine(g.lo, g.hi).intervals()) {
+        const lo = a < 0 ? 2 ** 52 - 1 : a;
+        this.empty.remove(lo, b);
+        this.stale.remove(lo, b);
+      }
+    }
+  }
+
+  /** We gave (from, to] to a joiner (or everything to our successor when leaving): hand the replicas over. */
+  handOver(lo: PeerId, hi: PeerId, to: PeerId): void {
+    const auth = !this.empty.intersects(lo, hi) && !this.stale.intersects(lo, hi);
+    const picked = [...this.entries.values()].filter((e) => lo === hi || inOpenClosed(e.pos, lo, hi));
+    picked.sort((a, b) => dist(lo, a.pos) - dist(lo, b.pos));
+    const chunks: Array<MsgOf<'rep_items'>> = [];
+    for (let k = 0; k === 0 || k < picked.length; k += handover_items_per_message_max) {
+      const part = picked.slice(k, k + handover_items_per_message_max);
+      chunks.push({ t: 'rep_items', lo, hi, items: part.map((e) => [e.key, e.i, e.item] as [string, number, Item]), done: k + handover_items_per_message_max >= picked.length, auth, seq: chunks.length });
+    }
+    const ho = { to, lo, hi, chunks, timer: 0 };
+    const send = () => {
+      for (const c of ho.chunks) this.ctx.send(to, c as MsgOf<'rep_items'>);
+      ho.timer = this.ctx.timers.schedule(this.ctx.now() + this.ctx.config.handover_retry_ms, () => {
+        if (this.handovers.get(`${lo}:${hi}`) === ho && this.ring.status !== 'left') send();
+      });
+    };
+    this.handovers.set(`${lo}:${hi}`, ho);
+    send();
+    this.empty.remove(lo, hi);
+    this.stale.remove(lo, hi);
+  }
+
+  onItems(from: PeerId, msg: MsgOf<'rep_items'>): void {
+    // Accept items of a range we are taking over, even when the message that gives us the
+    // range (join_ok, leave) has not arrived yet: it comes from our predecessor or successor.
+    const expected = this.ring.status !== 'in' || from === this.ring.pred || from === this.ring.succ;
+    for (const [key, i, item] of msg.items) {
+      const e = this.getOrCreate(key, i);
+      if (!expected && !this.ring.isResponsible(e.pos)) {
+        if (e.item.ver === 0 && e.item.pend.length === 0) this.entries.delete(ReplicaStore.id(key, i));
+        continue;
+      }
+      e.item = mergeItems(e.item, item as Item);
+      this.save(e);
+    }
+    if (msg.done) {
+      if (msg.auth && msg.lo !== msg.hi) {
+        this.grants.push({ lo: msg.lo, hi: msg.hi, until: this.ctx.now() + 2 * this.ctx.config.handover_retry_ms });
+        this.applyGrants();
+      }
+      this.saveAuth();
+    }
+    // Acknowledge once what we merged is durable; the sender then drops its copies.
+    this.ctx.sendAfterPersist(from, { t: 'rep_items_ack', lo: msg.lo, hi: msg.hi });
+  }
+
+  onItemsAck(msg: MsgOf<'rep_items_ack'>): void {
+    const key = `${msg.lo}:${msg.hi}`;
+    const ho = this.handovers.get(key);
+    if (!ho) return;
+    this.handovers.delete(key);
+    this.ctx.timers.cancel(ho.timer);
+    for (const e of [...this.entries.values()]) {
+      if ((msg.lo === msg.hi || inOpenClosed(e.pos, msg.lo, msg.hi)) && !this.ring.isResponsible(e.pos)) {
+        this.entries.delete(ReplicaStore.id(e.key, e.i));
+        this.ctx.unpersist(ITEM_PREFIX + ReplicaStore.id(e.key, e.i));
+      }
+    }
+  }
+
+  /** The part of (lo, hi] we are responsible for now. */
+  private mine(lo: PeerId, hi: PeerId): RangeSet {
+    const s = new RangeSet();
+    s.add(lo, hi);
+    const pred = this.ring.pred;
+    if (pred === null) return new RangeSet();
+    s.intersect(pred, this.ctx.self);
+    return s;
+  }
+
+  // ------------------------------------------------------------------ participant
+
+  onRead(body: Body<'rep_read'>, msg: RouteMsg): void {
+    const e = this.get(body.key, body.i);
+    const pos = e?.pos ?? shift(keyPosition(body.key), body.i, this.r);
+    const range = this.ring.pred === null ? null : ([this.ring.pred, this.ctx.self] as [PeerId, PeerId]);
+    if (!this.authoritative(pos)) {
+      this.reply(msg.origin, { t: 'rep_read_reply', reqId: body.reqId, i: body.i, status: 'unknown', val: null, ex: false, ver: 0, lockedNv: 0, range });
+      return;
+    }
+    const it = e?.item ?? emptyItem();
+    const wl = writeLocked(it);
+    this.reply(msg.origin, {
+      t: 'rep_read_reply',
+      reqId: body.reqId,
+      i: body.i,
+      status: 'ok',
+      val: it.val,
+      ex: it.ex,
+      ver: it.ver,
+      lockedNv: wl && wl.nv > it.ver ? wl.nv : 0,
+      range,
+    });
+  }
+
+  /** Paxos Commit step 2: validate, lock, persist, then vote to the acceptors. */
+  onPrepare(body: Body<'tx_prepare'>, msg: RouteMsg): void {
+    const e = this.getOrCreate(body.key, body.i);
+    let p = e.item.pend.find((x) => x.tx === body.tx);
+    if (!p) {
+      const ok = this.authoritative(e.pos) && validate(e.item, body.op, body.rv, body.tx);
+      p = {
+        tx: body.tx,
+        op: body.op,
+        vote: ok ? 'prepared' : 'abort',
+        nv: body.rv + 1,
+        val: body.val,
+        ex: body.ex,
+        acc: body.acc,
+        tm: msg.origin,
+        keys: body.keys,
+        at: this.ctx.now(),
+      };
+      e.item.pend.push(p);
+      this.save(e);
+      this.ctx.counters.add(ok ? 'tp.prepared' : 'tp.abort_vote');
+    }
+    // A repeated prepare (TM retry) gets the same vote again: votes never change.
+    this.sendVote(e, p);
+  }
+
+  private sendVote(e: Entry, p: Pending): void {
+    const byPeer = new Map<PeerId, number[]>();
+    p.acc.forEach((a, slot) => {
+      const l = byPeer.get(a);
+      if (l) l.push(slot);
+      else byPeer.set(a, [slot]);
+    });
+    for (const [a, slots] of byPeer) {
+      this.ctx.sendAfterPersist(a, { t: 'tx_vote', tx: p.tx, key: e.key, i: e.i, vote: p.vote, slots, tm: p.tm, acc: p.acc, keys: p.keys });
+    }
+  }
+
+  onDecide(body: Body<'tx_decide'>): void {
+    const e = this.get(body.key, body.i);
+    if (!e) return;
+    this.applyDecision(e, body.tx, body.commit);
+  }
+
+  /** A decision learned for tx from an acceptor (answer to an inquiry): apply to every replica we hold of it. */
+  onDecision(tx: string, commit: boolean): void {
+    for (const e of this.entries.values()) if (e.item.pend.some((p) => p.tx === tx)) this.applyDecision(e, tx, commit);
+  }
+
+  private applyDecision(e: Entry, tx: string, commit: boolean): void {
+    const before = e.item.ver;
+    if (!decide(e.item, tx, commit)) return;
+    this.save(e);
+    if (e.item.ver !== before) this.notifyWatchers(e);
+  }
+
+  onRepair(body: Body<'rep_repair'>): void {
+    const e = this.getOrCreate(body.key, body.i);
+    if (!this.ring.isResponsible(e.pos)) return;
+    const merged = mergeItems(e.item, body.item as Item);
+    if (merged.ver === e.item.ver && merged.pend.length === e.item.pend.length) return;
+    const before = e.item.ver;
+    e.item = merged;
+    this.save(e);
+    if (e.item.ver !== before) this.notifyWatchers(e);
+  }
+
+  /** Participants with votes older than tp_inquiry_ms ask the acceptors for the outcome. */
+  inquireInDoubt(): void {
+    const now = this.ctx.now();
+    const asked = new Set<string>();
+    for (const e of this.entries.values()) {
+      for (const p of e.item.pend) {
+        if (now - p.at < this.ctx.config.tp_inquiry_ms || asked.has(p.tx)) continue;
+        asked.add(p.tx);
+        this.ctx.counters.add('tp.inquiry');
+        for (const a of new Set(p.acc)) this.ctx.send(a, { t: 'tx_inquire', tx: p.tx, tm: p.tm, acc: p.acc, keys: p.keys });
+      }
+    }
+  }
+
+  // ------------------------------------------------------------------ watches
+
+  onWatchReg(body: Body<'watch_reg'>, msg: RouteMsg): void {
+    let subs = this.watchers.get(body.key);
+    if (!subs) {
+      subs = new Map();
+      this.watchers.set(body.key, subs);
+    }
+    subs.set(msg.origin, this.ctx.now() + Math.min(body.lease, 5 * this.ctx.config.watch_lease_ms));
+  }
+
+  private notifyWatchers(e: Entry): void {
+    const subs = this.watchers.get(e.key);
+    if (!subs) return;
+    const now = this.ctx.now();
+    for (const [peer, until] of subs) {
+      if (until < now) subs.delete(peer);
+      else this.ctx.sendAfterPersist(peer, { t: 'watch_evt', key: e.key, ver: e.item.ver, ex: e.item.ex, val: e.item.val });
+    }
+    if (subs.size === 0) this.watchers.delete(e.key);
+  }
+
+  // ------------------------------------------------------------------ sync: repair and anti-entropy
+
+  /** Someone wants our replicas in (lo, hi]: answer for the part we are responsible for. */
+  onSync(body: Body<'rep_sync'>, msg: RouteMsg): void {
+    const pred = this.ring.pred;
+    const self = this.ctx.self;
+    if (pred === null) return;
+    // The answer covers (lo, min(hi, self)] going clockwise from lo.
+    const end = inOpenClosed(self, body.lo, body.hi) ? self : body.hi;
+    let status: 'ok' | 'stale' | 'unknown' = 'ok';
+    if (this.empty.intersects(body.lo, end)) status = 'unknown';
+    else if (this.stale.intersects(body.lo, end)) status = 'stale';
+    const picked = [...this.entries.values()].filter((e) => inOpenClosed(e.pos, body.lo, end));
+    picked.sort((a, b) => dist(body.lo, a.pos) - dist(body.lo, b.pos));
+    let coveredTo = end;
+    if (picked.length > sync_items_per_reply_max) {
+      picked.length = sync_items_per_reply_max;
+      coveredTo = picked[picked.length - 1]!.pos;
+    }
+    this.reply(msg.origin, {
+      t: 'rep_sync_reply',
+      reqId: body.reqId,
+      status: status === 'stale' ? 'stored' : status,
+      items: picked.map((e) => [e.key, e.i, e.item] as [string, number, Item]),
+      coveredTo,
+      range: [pred, self],
+    });
+  }
+
+  /** Start (or continue) repairing the positions we hold without trusted data. */
+  repairTick(): void {
+    if (this.ring.status !== 'in' || this.ring.pred === null) return;
+    const self = this.ctx.self;
+    const pred = this.ring.pred;
+    // Only what we are responsible for matters.
+    this.empty.intersect(pred, self);
+    this.stale.intersect(pred, self);
+    if (this.empty.empty && this.stale.empty) {
+      this.repair = null;
+      return;
+    }
+    const target = new RangeSet();
+    for (const [a, b] of [...this.empty.intervals(), ...this.stale.intervals()]) target.add(a, b);
+    const round: RepairRound = { reqs: new Map(), covered: [], target, startedAt: this.ctx.now() };
+    for (let d = 0; d < this.r; d++) round.covered.push(new RangeSet());
+    this.repair = round;
+    this.ctx.counters.add('repair.rounds');
+    for (const [a, b] of target.intervals()) {
+      const lo = a < 0 ? 2 ** 52 - 1 : a;
+      for (let d = 1; d < this.r; d++) this.requestSync(round, d, lo, b);
+    }
+  }
+
+  private requestSync(round: RepairRound, d: number, lo: PeerId, hi: PeerId): void {
+    const reqId = this.nextReq++;
+    const slo = shift(lo, d, this.r);
+    const shi = shift(hi, d, this.r);
+    round.reqs.set(reqId, { d, lo: slo, hi: shi });
+    this.router.routeFast(shift(lo, d, this.r) + 1 >= 2 ** 52 ? 0 : slo + 1, { k: 'rep_sync', reqId, lo: slo, hi: shi });
+  }
+
+  onSyncReply(from: PeerId, msg: MsgOf<'rep_sync_reply'>): void {
+    this.router.learn(msg.range, from);
+    const round = this.repair;
+    const req = round?.reqs.get(msg.reqId);
+    if (round && req) {
+      round.reqs.delete(msg.reqId);
+      this.mergeShifted(msg.items, req.d);
+      if (msg.status !== 'unknown') {
+        // Positions (req.lo, coveredTo] in the shifted copy = (req.lo - d, coveredTo - d] of ours.
+        round.covered[req.d]!.add(shift(req.lo, -req.d, this.r), shift(msg.coveredTo, -req.d, this.r));
+        this.settleRepair(round);
+      }
+      if (msg.coveredTo !== req.hi) this.requestSyncRaw(round, req.d, msg.coveredTo, req.hi);
+      return;
+    }
+    const ae = this.antiEntropy.get(msg.reqId);
+    if (ae) {
+      this.antiEntropy.delete(msg.reqId);
+      this.mergeShifted(msg.items, ae.d);
+      if (msg.coveredTo !== ae.hi) this.pullShifted(ae.d, msg.coveredTo, ae.hi);
+    }
+  }
+
+  private requestSyncRaw(round: RepairRound, d: number, slo: PeerId, shi: PeerId): void {
+    const reqId = this.nextReq++;
+    round.reqs.set(reqId, { d, lo: slo, hi: shi });
+    this.router.routeFast(slo + 1 >= 2 ** 52 ? 0 : slo + 1, { k: 'rep_sync', reqId, lo: slo, hi: shi });
+  }
+
+  /** Items of the copy shifted by d: item slot j is our slot j - d. */
+  private mergeShifted(items: ReadonlyArray<readonly [string, number, unknown]>, d: number): void {
+    for (const [key, j, item] of items) {
+      const i = (((j - d) % this.r) + this.r) % this.r;
+      const e = this.getOrCreate(key, i);
+      if (!this.ring.isResponsible(e.pos)) {
+        if (e.item.ver === 0 && e.item.pend.length === 0) this.entries.delete(ReplicaStore.id(key, i));
+        continue;
+      }
+      const merged = mergeItems(e.item, item as Item);
+      // Other replicas' votes are theirs, not ours: keep their pending writes (to apply on
+      // commit, and to make readers wait) but never as our own vote.
+      merged.pend = merged.pend.map((p) => (e.item.pend.some((q) => q.tx === p.tx) ? p : { ...p, vote: p.vote, at: this.ctx.now() }));
+      if (merged.ver !== e.item.ver || merged.pend.length !== e.item.pend.length) {
+        const before = e.item.ver;
+        e.item = merged;
+        this.save(e);
+        if (e.item.ver !== before) this.notifyWatchers(e);
+      }
+    }
+  }
+
+  /** Positions covered by at least repairQuorum trusted slots are authoritative again. */
+  private settleRepair(round: RepairRound): void {
+    const need = repairQuorum(this.r);
+    const sets = round.covered.slice(1);
+    const fixed = new RangeSet();
+    for (const [a, b] of round.target.intervals()) {
+      // Own stale data counts as one slot.
+      const points = new Set<number>([a, b]);
+      for (const s of sets) for (const [x, y] of s.intervals()) {
+        if (x > a && x < b) points.add(x);
+        if (y > a && y < b) points.add(y);
+      }
+      const cuts = [...points].sort((p, q) => p - q);
+      for (let k = 0; k + 1 < cuts.length; k++) {
+        const lo = cuts[k]!;
+        const hi = cuts[k + 1]!;
+        const probe = hi; // the segment (lo, hi] is uniform; test its end
+        let n = this.stale.contains(probe) && !this.empty.contains(probe) ? 1 : 0;
+        for (const s of sets) if (s.contains(probe)) n++;
+        if (n >= need) fixed.add(lo < 0 ? 2 ** 52 - 1 : lo, hi);
+      }
+    }
+    for (const [a, b] of fixed.intervals()) {
+      const lo = a < 0 ? 2 ** 52 - 1 : a;
+      this.empty.remove(lo, b);
+      this.stale.remove(lo, b);
+      round.target.remove(lo, b);
+    }
+    if (!fixed.empty) {
+      this.ctx.counters.add('repair.fixed');
+      this.saveAuth();
+    }
+    if (round.target.empty) this.repair = null;
+  }
+
+  private readonly antiEntropy = new Map<number, { d: number; hi: PeerId }>();
+
+  /** Pull one shifted copy of our whole range and merge it: lagging replicas converge. */
+  antiEntropyTick(): void {
+    if (this.ring.status !== 'in' || this.ring.pred === null || this.ring.pred === this.ctx.self && this.r === 1) return;
+    const d = this.antiEntropyShift;
+    this.antiEntropyShift = (d % (this.r - 1)) + 1;
+    const pred = this.ring.pred;
+    const self = this.ctx.self;
+    if (pred === self) {
+      // Alone: every replica is ours already.
+      return;
+    }
+    this.pullShifted(d, shift(pred, d, this.r), shift(self, d, this.r));
+  }
+
+  private pullShifted(d: number, slo: PeerId, shi: PeerId): void {
+    if (this.antiEntropy.size > 64) return;
+    const reqId = this.nextReq++;
+    this.antiEntropy.set(reqId, { d, hi: shi });
+    this.router.routeFast(slo + 1 >= 2 ** 52 ? 0 : slo + 1, { k: 'rep_sync', reqId, lo: slo, hi: shi });
+  }
+
+  private reply(to: PeerId, msg: MsgOf<'rep_read_reply'> | MsgOf<'rep_sync_reply'>): void {
+    // Replies describe durable state only.
+    this.ctx.sendAfterPersist(to, msg);
+  }
+
+  /** Every (key, slot) we hold with its item, for tests and the console. */
+  dump(): Array<{ key: string; i: number; pos: PeerId; item: Item }> {
+    return [...this.entries.values()].map((e) => ({ key: e.key, i: e.i, pos: e.pos, item: e.item }));
+  }
+}

@@ -1,0 +1,288 @@
+import { keyPosition } from '../core/hash.ts';
+import type { MsgOf } from '../core/messages.ts';
+import type { Json, PeerId } from '../core/types.ts';
+import type { PeerContext } from '../peer/context.ts';
+import type { QuorumReads, ReadResult } from '../replication/quorum-read.ts';
+import { replicaPositions } from '../replication/replicas.ts';
+import type { Router } from '../routing/router.ts';
+import { Learner } from './learner.ts';
+import { Recovery } from './proposer.ts';
+
+export type CommitResult =
+  | { outcome: 'commit' }
+  | { outcome: 'abort'; keys: string[]; reason: string }
+  /** Nothing was prepared: a read needed for the commit found no quorum. */
+  | { outcome: 'unavailable'; reason: string }
+  | { outcome: 'unknown'; reason: string };
+
+interface ReadRecord {
+  ver: number;
+  val: Json;
+  ex: boolean;
+}
+
+interface TmTx {
+  id: string;
+  reads: Map<string, ReadRecord>;
+  state: 'open' | 'committing' | 'decided';
+  keys: string[];
+  acc: PeerId[];
+  learner: Learner | null;
+  recovery: Recovery | null;
+  waiters: Array<(r: CommitResult) => void>;
+  timers: number[];
+  /** The client was told "unknown" (it may retry by id). */
+  toldUnknown: boolean;
+}
+
+/** Outcomes remembered for idempotent retries by transaction id. */
+const outcomes_remembered_max = 10_000;
+
+/**
+ * The transaction manager: runs at the client's own peer. Reads go through quorum reads
+ * and are recorded with their versions; writes arrive with the commit. Commit is Paxos
+ * Commit: prepare to every replica of every key (participants), participants vote to the
+ * acceptors (on the replica set of the transaction id), acceptors tell us, we decide and
+ * tell everybody: 4 message delays after the reads.
+ */
+export class TransactionManager {
+  private readonly txs = new Map<string, TmTx>();
+  private readonly outcomes = new Map<string, CommitResult>();
+  /** Broadcast a learned outcome (set by the coordinator). */
+  onDecided: (tx: string, commit: boolean, keys: string[], acc: PeerId[]) => void = () => {};
+
+  constructor(
+    private readonly ctx: PeerContext,
+    private readonly router: Router,
+    private readonly reads: QuorumReads,
+  ) {}
+
+  private tx(id: string): TmTx {
+    let t = this.txs.get(id);
+    if (!t) {
+      t = { id, reads: new Map(), state: 'open', keys: [], acc: [], learner: null, recovery: null, waiters: [], timers: [], toldUnknown: false };
+      this.txs.set(id, t);
+    }
+    return t;
+  }
+
+  /** A read inside transaction id (repeatable: a key read twice gives the first answer). */
+  txRead(id: string, key: string, cb: (r: ReadResult) => void): void {
+    const t = this.tx(id);
+    if (t.state !== 'open') {
+      cb({ ok: false, code: 'unavailable', message: `transaction ${id} is already committing` });
+      return;
+    }
+    const seen = t.reads.get(key);
+    if (seen) {
+      cb({ ok: true, ...seen });
+      return;
+    }
+    this.reads.read(key, (r) => {
+      if (r.ok && !t.reads.has(key)) t.reads.set(key, { ver: r.ver, val: r.val, ex: r.ex });
+      cb(r);
+    });
+  }
+
+  /** Forget an open transaction the client gave up. */
+  txAbandon(id: string): void {
+    const t = this.txs.get(id);
+    if (t && t.state === 'open') this.txs.delete(id);
+  }
+
+  /**
+   * Commit: writes are [key, value, exists]. `retryKeys` is set when a client retries a
+   * commit whose outcome it was not told: we then only find out the outcome.
+   */
+  commit(id: string, writes: ReadonlyArray<readonly [string, Json, boolean]>, cb: (r: CommitResult) => void, retryKeys?: string[]): void {
+    const known = this.outcomes.get(id);
+    if (known) {
+      cb(known);
+      return;
+    }
+    const existing = this.txs.get(id);
+    if (existing && existing.state !== 'open') {
+      existing.waiters.push(cb);
+      return;
+    }
+    const r = this.ctx.config.replication_factor;
+    if (retryKeys && !existing) {
+      // We know nothing of it (we restarted): learn the outcome from the acceptors.
+      const t = this.tx(id);
+      t.state = 'committing';
+      t.keys = [...new Set(retryKeys)].sort();
+      t.waiters.push(cb);
+      this.resolveAcceptors(t, () => this.recover(t));
+      this.armOutcomeTimer(t);
+      return;
+    }
+    const t = this.tx(id);
+    t.waiters.push(cb);
+    const writeMap = new Map<string, { val: Json; ex: boolean }>();
+    for (const [k, v, ex] of writes) writeMap.set(k, { val: v, ex });
+    t.keys = [...new Set([...t.reads.keys(), ...writeMap.keys()])].sort();
+    t.state = 'committing';
+    if (writeMap.size === 0 && t.reads.size <= 1) {
+      // A single read is linearizable by itself: nothing to validate.
+      this.finish(t, { outcome: 'commit' });
+      return;
+    }
+    // Blind writes still need the current version: read it (in parallel with finding the acceptors).
+    let waiting = 1;
+    let failed: ReadResult | null = null;
+    const ready = () => {
+      if (--waiting > 0) return;
+      const f = failed as ReadResult | null;
+      if (f && !f.ok) {
+        this.finish(t, { outcome: 'unavailable', reason: f.message });
+        return;
+      }
+      this.prepare(t, writeMap);
+    };
+    for (const k of writeMap.keys()) {
+      if (t.reads.has(k)) continue;
+      waiting++;
+      this.reads.read(k, (res) => {
+        if (res.ok) t.reads.set(k, { ver: res.ver, val: res.val, ex: res.ex });
+        else failed = res;
+        ready();
+      });
+    }
+    waiting++;
+    this.resolveAcceptors(t, ready);
+    ready();
+  }
+
+  /** The acceptor slots: the peers responsible for the replica positions of the transaction id. */
+  private resolveAcceptors(t: TmTx, done: () => void): void {
+    const r = this.ctx.config.replication_factor;
+    const positions = replicaPositions(keyPosition(t.id), r);
+    const acc: PeerId[] = new Array(r);
+    let missing = 0;
+    positions.forEach((pos, s) => {
+      const p = this.router.cachedPeer(pos);
+      if (p !== null) acc[s] = p;
+      else {
+        missing++;
+        this.router.lookup(pos, (peer) => {
+          // Without an answer the slot goes to ourselves: acceptors need not be responsible
+          // for anything, only fixed for the transaction's life.
+          acc[s] = peer ?? this.ctx.self;
+          if (--missing === 0) {
+            t.acc = acc;
+            done();
+          }
+        });
+      }
+    });
+    if (missing === 0) {
+      t.acc = acc;
+      done();
+    }
+  }
+
+  private prepare(t: TmTx, writes: Map<string, { val: Json; ex: boolean }>): void {
+    const r = this.ctx.config.replication_factor;
+    t.learner = new Learner(t.keys, r);
+    for (const key of t.keys) {
+      const rv = t.reads.get(key)!.ver;
+      const w = writes.get(key);
+      const positions = replicaPositions(keyPosition(key), r);
+      positions.forEach((pos, i) => {
+        this.router.routeFast(pos, {
+          k: 'tx_prepare',
+          tx: t.id,
+          key,
+          i,
+          op: w ? 'w' : 'r',
+          rv,
+          val: w ? w.val : null,
+          ex: w ? w.ex : false,
+          acc: t.acc,
+          keys: t.keys,
+        });
+      });
+    }
+    t.timers.push(this.ctx.timers.schedule(this.ctx.now() + this.ctx.config.tx_commit_timeout_ms, () => this.recover(t)));
+    this.armOutcomeTimer(t);
+  }
+
+  private armOutcomeTimer(t: TmTx): void {
+    t.timers.push(
+      this.ctx.timers.schedule(this.ctx.now() + this.ctx.config.tx_outcome_timeout_ms, () => {
+        if (t.state === 'decided') return;
+        // Honest outcome: we do not know. Never "aborted": it may yet commit.
+        t.toldUnknown = true;
+        const waiters = t.waiters;
+        t.waiters = [];
+        for (const w of waiters) w({ outcome: 'unknown', reason: 'no decision reached the transaction manager in time' });
+        // Keep trying to learn it in the background for a retry by id, for a while.
+        t.timers.push(this.ctx.timers.schedule(this.ctx.now() + 6 * this.ctx.config.tx_outcome_timeout_ms, () => {
+          if (t.state !== 'decided') this.txs.delete(t.id);
+        }));
+      }),
+    );
+  }
+
+  /** No decision in time: lead a recovery ballot ourselves (proposer 0). */
+  private recover(t: TmTx): void {
+    if (t.state === 'decided' || t.acc.length === 0) return;
+    if (!t.recovery) t.recovery = new Recovery(this.ctx, t.id, this.ctx.self, t.acc, t.keys, 0);
+    t.recovery.start(t.recovery.ballot);
+    t.timers.push(this.ctx.timers.schedule(this.ctx.now() + this.ctx.config.tx_commit_timeout_ms * (1 + this.ctx.env.random()), () => this.recover(t)));
+  }
+
+  onAccepted(msg: MsgOf<'tx_accepted'>): void {
+    const t = this.txs.get(msg.tx);
+    if (!t || t.state !== 'committing') return;
+    t.learner?.onAccepted(msg.ballot, msg.slots, msg.values);
+    t.recovery?.onAccepted(msg);
+    const out = t.learner?.outcome() ?? null;
+    const rec = t.recovery?.learner.outcome() ?? null;
+    const o = out ?? rec;
+    if (o === null) return;
+    const aborted = o === 'abort' ? (out === 'abort' ? t.learner!.abortedKeys() : t.recovery!.learner.abortedKeys()) : [];
+    this.decide(t, o === 'commit', aborted);
+  }
+
+  onP1b(msg: MsgOf<'tx_p1b'>): void {
+    const t = this.txs.get(msg.tx);
+    if (!t?.recovery) return;
+    if (!msg.ok) return;
+    t.recovery.onP1b(msg);
+  }
+
+  /** A decision reached us from elsewhere (a recovery leader or an acceptor). */
+  onDecision(msg: MsgOf<'tx_decision'>): void {
+    const t = this.txs.get(msg.tx);
+    if (!t || t.state === 'decided') return;
+    if (t.state !== 'committing') return;
+    this.finish(t, msg.commit ? { outcome: 'commit' } : { outcome: 'abort', keys: [], reason: 'aborted by recovery' });
+  }
+
+  private decide(t: TmTx, commit: boolean, abortedKeys: string[]): void {
+    this.finish(t, commit ? { outcome: 'commit' } : { outcome: 'abort', keys: abortedKeys, reason: 'conflict' });
+    this.onDecided(t.id, commit, t.keys, t.acc);
+  }
+
+  private finish(t: TmTx, res: CommitResult): void {
+    t.state = 'decided';
+    for (const h of t.timers) this.ctx.timers.cancel(h);
+    t.timers = [];
+    const waiters = t.waiters;
+    t.waiters = [];
+    this.txs.delete(t.id);
+    this.outcomes.set(t.id, res);
+    if (this.outcomes.size > outcomes_remembered_max) this.outcomes.delete(this.outcomes.keys().next().value as string);
+    for (const w of waiters) w(res);
+  }
+
+  /** Reads recorded by an open transaction (tests, debugging). */
+  readsOf(id: string): ReadonlyMap<string, ReadRecord> | undefined {
+    return this.txs.get(id)?.reads;
+  }
+
+  openCount(): number {
+    return this.txs.size;
+  }
+}

@@ -1,0 +1,123 @@
+import { keyPosition } from '../core/hash.ts';
+import type { MsgOf } from '../core/messages.ts';
+import type { PeerId } from '../core/types.ts';
+import type { PeerContext } from '../peer/context.ts';
+import { replicaPositions } from '../replication/replicas.ts';
+import type { ReplicaStore } from '../replication/store.ts';
+import type { Router } from '../routing/router.ts';
+import { Acceptor } from './acceptor.ts';
+import { Recovery } from './proposer.ts';
+import type { TransactionManager } from './tm.ts';
+
+/**
+ * Wires the roles of Paxos Commit on one peer: the TM (for our clients), the acceptor
+ * slots we host (RTMs), recoveries we lead, and the participant (the replica store).
+ * It also spreads every decision: to the acceptors, the TM, and every replica of every
+ * key (tx_decide, which also reaches replicas that never voted).
+ */
+export class Transactions {
+  readonly acceptor: Acceptor;
+  private readonly recoveries = new Map<string, Recovery>();
+
+  constructor(
+    private readonly ctx: PeerContext,
+    private readonly router: Router,
+    readonly tm: TransactionManager,
+    private readonly store: ReplicaStore,
+  ) {
+    this.acceptor = new Acceptor(ctx);
+    this.acceptor.onNewTx = (tx) => this.armRtmTimer(tx);
+    tm.onDecided = (tx, commit, keys, acc) => this.broadcast(tx, commit, keys, acc);
+  }
+
+  /** After a restart: undecided transactions we hold votes for get their RTM timers again. */
+  rearm(): void {
+    for (const [tx, st] of this.acceptor.txs) if (st.decision === null) this.armRtmTimer(tx);
+  }
+
+  private armRtmTimer(tx: string): void {
+    const st = this.acceptor.txs.get(tx);
+    if (!st) return;
+    const mySlot = st.acc.indexOf(this.ctx.self);
+    // Stagger by slot so that usually one RTM leads, and jitter so duels end.
+    const delay = this.ctx.config.tx_recovery_timeout_ms * (1 + 0.5 * Math.max(0, mySlot) + 0.5 * this.ctx.env.random());
+    this.ctx.timers.schedule(this.ctx.now() + delay, () => {
+      const cur = this.acceptor.txs.get(tx);
+      if (!cur || cur.decision !== null) {
+        this.recoveries.delete(tx);
+        return;
+      }
+      this.lead(tx);
+      this.armRtmTimer(tx);
+    });
+  }
+
+  /** Become the leader for tx (RTM takeover). */
+  private lead(tx: string): void {
+    const st = this.acceptor.txs.get(tx);
+    if (!st || st.decision !== null) return;
+    let rec = this.recoveries.get(tx);
+    if (!rec) {
+      const mySlot = st.acc.indexOf(this.ctx.self);
+      rec = new Recovery(this.ctx, tx, st.tm, st.acc, st.keys, mySlot + 1);
+      this.recoveries.set(tx, rec);
+    }
+    rec.start(rec.ballot);
+  }
+
+  private broadcast(tx: string, commit: boolean, keys: readonly string[], acc: readonly PeerId[]): void {
+    this.ctx.counters.add(commit ? 'tx.committed' : 'tx.aborted');
+    for (const a of new Set(acc)) this.ctx.send(a, { t: 'tx_decision', tx, commit });
+    const r = this.ctx.config.replication_factor;
+    for (const key of keys) {
+      replicaPositions(keyPosition(key), r).forEach((pos, i) => this.router.routeFast(pos, { k: 'tx_decide', tx, key, i, commit }));
+    }
+  }
+
+  // ---------------------------------------------------------------- messages
+
+  onVote(from: PeerId, msg: MsgOf<'tx_vote'>): void {
+    this.acceptor.onVote(from, msg);
+  }
+
+  onAccepted(msg: MsgOf<'tx_accepted'>): void {
+    this.tm.onAccepted(msg);
+    const rec = this.recoveries.get(msg.tx);
+    if (!rec) return;
+    rec.onAccepted(msg);
+    const o = rec.learner.outcome();
+    if (o === null) return;
+    this.recoveries.delete(msg.tx);
+    const st = this.acceptor.txs.get(msg.tx);
+    if (!st || st.decision !== null) return;
+    this.broadcast(msg.tx, o === 'commit', rec.keys, rec.acc);
+    if (rec.tm !== this.ctx.self) this.ctx.send(rec.tm, { t: 'tx_decision', tx: msg.tx, commit: o === 'commit' });
+  }
+
+  onP1a(from: PeerId, msg: MsgOf<'tx_p1a'>): void {
+    this.acceptor.onP1a(from, msg);
+  }
+
+  onP1b(msg: MsgOf<'tx_p1b'>): void {
+    this.tm.onP1b(msg);
+    this.recoveries.get(msg.tx)?.onP1b(msg);
+  }
+
+  onP2a(from: PeerId, msg: MsgOf<'tx_p2a'>): void {
+    this.acceptor.onP2a(from, msg);
+  }
+
+  onDecision(msg: MsgOf<'tx_decision'>): void {
+    this.acceptor.onDecision(msg);
+    this.tm.onDecision(msg);
+    this.recoveries.delete(msg.tx);
+    this.store.onDecision(msg.tx, msg.commit);
+  }
+
+  onInquire(from: PeerId, msg: MsgOf<'tx_inquire'>): void {
+    if (this.acceptor.onInquire(from, msg)) {
+      // Undecided: the inquirer is stuck; make sure someone leads (our RTM timer does, soon).
+      this.ctx.counters.add('acc.inquiry_undecided');
+    }
+  }
+}
