@@ -1,5 +1,5 @@
 import { open, readdir, readFile, rename, rm, mkdir, type FileHandle } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { Json } from '../core/types.ts';
 import { CommitQueue, asStorageError } from './commit-queue.ts';
 import { decodeFrames, encodeFrame } from './file-frames.ts';
@@ -118,7 +118,14 @@ export class FileStorage implements StorageAdapter {
 
   static async open(dir: string, options: FileStorageOptions = {}): Promise<FileStorage> {
     try {
-      await mkdir(dir, { recursive: true });
+      const created = await mkdir(dir, { recursive: true });
+      // A new directory's own entry must be durable too, or a crash could lose the lot.
+      if (created !== undefined) {
+        for (let d = dirname(dir); ; d = dirname(d)) {
+          await fsyncDir(d);
+          if (d === dirname(created) || d === dirname(d)) break;
+        }
+      }
       await rm(join(dir, SNAPSHOT_TMP), { force: true });
       const { gen, records } = await readSnapshot(dir);
       for (const name of await readdir(dir)) {
