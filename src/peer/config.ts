@@ -1,4 +1,19 @@
 /**
+ * Bugs that tests plant on purpose, to prove that the seed runner's checkers catch them.
+ * Never set outside tests.
+ */
+export interface ProtocolMutants {
+  /** Quorum reads return after the first replica answers. */
+  read_one_replica?: boolean;
+  /** A transaction commits when any one replica per key voted prepared. */
+  commit_minority?: boolean;
+  /** Participants lock without checking that the version read is still current. */
+  skip_validation?: boolean;
+  /** Replicas without authoritative data answer reads and validate as if they had it. */
+  nonauth_answers?: boolean;
+}
+
+/**
  * Tunables of one peer. Every duration is in milliseconds of the Env's clock, every count
  * has its unit in the name. Defaults suit browser tabs on one machine or a LAN.
  */
@@ -51,6 +66,8 @@ export interface PeerConfig {
   watch_lease_ms: number;
   /** Handover chunks are re-sent after this until acknowledged. */
   handover_retry_ms: number;
+  /** Planted bugs (tests only). */
+  mutants: ProtocolMutants;
 }
 
 export const defaultPeerConfig: PeerConfig = {
@@ -78,4 +95,5 @@ export const defaultPeerConfig: PeerConfig = {
   anti_entropy_interval_ms: 10_000,
   watch_lease_ms: 20_000,
   handover_retry_ms: 2000,
+  mutants: {},
 };

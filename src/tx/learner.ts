@@ -16,6 +16,8 @@ export class Learner {
   constructor(
     readonly keys: readonly string[],
     readonly r: number,
+    /** Planted bug (tests only): an item counts as prepared with one prepared replica. */
+    private readonly commitMinority = false,
   ) {
     this.m = classicQuorum(r);
     this.fast = fastQuorum(r);
@@ -37,7 +39,7 @@ export class Learner {
         byBallot.set(bv, set);
       }
       for (const s of slots) set.add(s);
-      if (set.size >= (ballot === 0 ? this.fast : this.m)) this.decided.set(inst, value);
+      if (set.size >= (this.commitMinority ? 1 : ballot === 0 ? this.fast : this.m)) this.decided.set(inst, value);
     }
   }
 
@@ -51,6 +53,10 @@ export class Learner {
         const d = this.decided.get(instanceKey(key, i));
         if (d === 'prepared') prepared++;
         else if (d === 'abort') aborted++;
+      }
+      if (this.commitMinority) {
+        if (prepared < 1) all = false;
+        continue;
       }
       if (aborted > this.r - this.m) return 'abort';
       if (prepared < this.m) all = false;

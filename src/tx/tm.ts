@@ -183,7 +183,7 @@ export class TransactionManager {
 
   private prepare(t: TmTx, writes: Map<string, { val: Json; ex: boolean }>): void {
     const r = this.ctx.config.replication_factor;
-    t.learner = new Learner(t.keys, r);
+    t.learner = new Learner(t.keys, r, this.ctx.config.mutants.commit_minority);
     for (const key of t.keys) {
       const rv = t.reads.get(key)!.ver;
       const w = writes.get(key);
