@@ -107,9 +107,40 @@ export class Peer {
     this.tx.rearm();
   }
 
+  /**
+   * Graceful leave. Acceptor slots cannot move (transactions name their acceptors by peer),
+   * so first let the undecided transactions we accept for finish, up to leave_wait_ms_max;
+   * then hand our range over and stop.
+   */
   leave(): void {
+    if (this.leaveRequested || this.ring.status !== 'in') {
+      if (this.ring.status !== 'in') this.finishLeave();
+      return;
+    }
+    this.leaveRequested = true;
+    const deadline = this.ctx.now() + Peer.leave_wait_ms_max;
+    const check = () => {
+      const undecided = [...this.tx.acceptor.txs.values()].some((t) => t.decision === null);
+      if (!undecided || this.ctx.now() >= deadline) this.finishLeave();
+      else this.ctx.timers.schedule(this.ctx.now() + 100, check);
+    };
+    check();
+  }
+
+  /** Longest a graceful leave waits for transactions that need our acceptor slots. */
+  static readonly leave_wait_ms_max = 10_000;
+  private leaveRequested = false;
+
+  private finishLeave(): void {
     this.ring.leave();
     this.ctx.timers.clear();
+    // Only the handover of our data goes on, until acknowledged.
+    this.store.resumeHandovers();
+  }
+
+  /** Left, and our data is safely with our successor (or it never answered): the runtime may stop us. */
+  get finished(): boolean {
+    return this.ring.status === 'left' && this.store.handoversPending() === 0;
   }
 
   /** Bytes from the wire: validated; anything malformed is dropped and counted, never thrown. */
@@ -128,7 +159,9 @@ export class Peer {
       return;
     }
     if (this.ring.status === 'left' || this.ring.status === 'out') {
-      this.ctx.counters.add('in.dropped_not_running');
+      // A peer that left still hears the acknowledgements of its handover.
+      if (msg.t === 'rep_items_ack' && this.ring.status === 'left') this.store.onItemsAck(msg);
+      else this.ctx.counters.add('in.dropped_not_running');
       return;
     }
     const inByType = this.ctx.counters.inByType;

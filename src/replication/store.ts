@@ -57,7 +57,7 @@ export class ReplicaStore {
   /** key -> subscriber -> lease expiry. */
   private readonly watchers = new Map<string, Map<PeerId, number>>();
   /** Handovers waiting for their acknowledgement: "lo:hi" -> chunks. */
-  private readonly handovers = new Map<string, { to: PeerId; lo: PeerId; hi: PeerId; chunks: Array<MsgOf<'rep_items'>>; timer: number }>();
+  private readonly handovers = new Map<string, { to: PeerId; lo: PeerId; hi: PeerId; chunks: Array<MsgOf<'rep_items'>>; timer: number; attempts: number }>();
   private readonly r: number;
   /**
    * Handovers we received completely from an authoritative sender, for ranges that may
@@ -67,6 +67,12 @@ export class ReplicaStore {
   private grants: Array<{ lo: PeerId; hi: PeerId; until: number }> = [];
   /** Whether we started from stored data (a restart) rather than empty. */
   restored = false;
+  /**
+   * Outcomes we applied recently: a late duplicate prepare, or another replica's pending
+   * entry merged by a sync, must not bring a decided transaction back as undecided.
+   */
+  private readonly decided = new Map<string, boolean>();
+  static readonly decided_remembered_max = 10_000;
 
   constructor(
     private readonly ctx: PeerContext,
@@ -209,17 +215,42 @@ export class ReplicaStore {
       const part = picked.slice(k, k + handover_items_per_message_max);
       chunks.push({ t: 'rep_items', lo, hi, items: part.map((e) => [e.key, e.i, e.item] as [string, number, Item]), done: k + handover_items_per_message_max >= picked.length, auth, seq: chunks.length });
     }
-    const ho = { to, lo, hi, chunks, timer: 0 };
-    const send = () => {
-      for (const c of ho.chunks) this.ctx.send(to, c as MsgOf<'rep_items'>);
-      ho.timer = this.ctx.timers.schedule(this.ctx.now() + this.ctx.config.handover_retry_ms, () => {
-        if (this.handovers.get(`${lo}:${hi}`) === ho && this.ring.status !== 'left') send();
-      });
-    };
+    const ho = { to, lo, hi, chunks, timer: 0, attempts: 0 };
     this.handovers.set(`${lo}:${hi}`, ho);
-    send();
+    this.sendHandover(ho);
     this.empty.remove(lo, hi);
     this.stale.remove(lo, hi);
+  }
+
+  /** Send a handover's chunks, and again every handover_retry_ms until acknowledged (bounded). */
+  private sendHandover(ho: { to: PeerId; lo: PeerId; hi: PeerId; chunks: Array<MsgOf<'rep_items'>>; timer: number; attempts: number }): void {
+    ho.attempts++;
+    for (const c of ho.chunks) this.ctx.send(ho.to, c);
+    ho.timer = this.ctx.timers.schedule(this.ctx.now() + this.ctx.config.handover_retry_ms, () => {
+      if (this.handovers.get(`${ho.lo}:${ho.hi}`) !== ho) return;
+      if (ho.attempts >= ReplicaStore.handover_attempts_max) {
+        // The receiver is gone: it will repair from the other replicas instead.
+        this.handovers.delete(`${ho.lo}:${ho.hi}`);
+        this.ctx.counters.add('handover.abandoned');
+        return;
+      }
+      this.sendHandover(ho);
+    });
+  }
+
+  static readonly handover_attempts_max = 8;
+
+  /** Handovers not yet acknowledged (a leaving peer waits for them). */
+  handoversPending(): number {
+    return this.handovers.size;
+  }
+
+  /** After a leave cleared every timer: keep re-sending what is not acknowledged yet. */
+  resumeHandovers(): void {
+    for (const ho of this.handovers.values()) {
+      ho.attempts = Math.max(0, ho.attempts - 1);
+      this.sendHandover(ho);
+    }
   }
 
   onItems(from: PeerId, msg: MsgOf<'rep_items'>): void {
@@ -233,6 +264,7 @@ export class ReplicaStore {
         continue;
       }
       e.item = mergeItems(e.item, item as Item);
+      this.resolveKnown(e);
       this.save(e);
     }
     if (msg.done) {
@@ -297,6 +329,10 @@ export class ReplicaStore {
 
   /** Paxos Commit step 2: validate, lock, persist, then vote to the acceptors. */
   onPrepare(body: Body<'tx_prepare'>, msg: RouteMsg): void {
+    if (this.decided.has(body.tx)) {
+      this.ctx.counters.add('tp.prepare_after_decision');
+      return;
+    }
     const e = this.getOrCreate(body.key, body.i);
     let p = e.item.pend.find((x) => x.tx === body.tx);
     if (!p) {
@@ -335,6 +371,7 @@ export class ReplicaStore {
   }
 
   onDecide(body: Body<'tx_decide'>): void {
+    this.remember(body.tx, body.commit);
     const e = this.get(body.key, body.i);
     if (!e) return;
     this.applyDecision(e, body.tx, body.commit);
@@ -342,10 +379,25 @@ export class ReplicaStore {
 
   /** A decision learned for tx from an acceptor (answer to an inquiry): apply to every replica we hold of it. */
   onDecision(tx: string, commit: boolean): void {
+    this.remember(tx, commit);
     for (const e of this.entries.values()) if (e.item.pend.some((p) => p.tx === tx)) this.applyDecision(e, tx, commit);
   }
 
+  private remember(tx: string, commit: boolean): void {
+    this.decided.set(tx, commit);
+    if (this.decided.size > ReplicaStore.decided_remembered_max) this.decided.delete(this.decided.keys().next().value as string);
+  }
+
+  /** Resolve pending entries whose outcome we already know. */
+  private resolveKnown(e: Entry): void {
+    for (const p of [...e.item.pend]) {
+      const d = this.decided.get(p.tx);
+      if (d !== undefined) decide(e.item, p.tx, d);
+    }
+  }
+
   private applyDecision(e: Entry, tx: string, commit: boolean): void {
+    this.remember(tx, commit);
     const before = e.item.ver;
     if (!decide(e.item, tx, commit)) return;
     this.save(e);
@@ -356,6 +408,7 @@ export class ReplicaStore {
     const e = this.getOrCreate(body.key, body.i);
     if (!this.ring.isResponsible(e.pos)) return;
     const merged = mergeItems(e.item, body.item as Item);
+    this.resolveKnown({ ...e, item: merged });
     if (merged.ver === e.item.ver && merged.pend.length === e.item.pend.length) return;
     const before = e.item.ver;
     e.item = merged;
@@ -498,10 +551,11 @@ export class ReplicaStore {
         if (e.item.ver === 0 && e.item.pend.length === 0) this.entries.delete(ReplicaStore.id(key, i));
         continue;
       }
+      // Other replicas' pending transactions come along (to apply on commit, and to make
+      // readers wait), except those whose outcome we already applied.
       const merged = mergeItems(e.item, item as Item);
-      // Other replicas' votes are theirs, not ours: keep their pending writes (to apply on
-      // commit, and to make readers wait) but never as our own vote.
-      merged.pend = merged.pend.map((p) => (e.item.pend.some((q) => q.tx === p.tx) ? p : { ...p, vote: p.vote, at: this.ctx.now() }));
+      const probe: Entry = { ...e, item: merged };
+      this.resolveKnown(probe);
       if (merged.ver !== e.item.ver || merged.pend.length !== e.item.pend.length) {
         const before = e.item.ver;
         e.item = merged;

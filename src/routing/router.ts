@@ -77,6 +77,15 @@ export class Router {
     this.route(target, body);
   }
 
+  /** Live peers we know of: successors, fingers, then cached ones (in that order, no duplicates). */
+  knownPeers(): PeerId[] {
+    const out = new Set<PeerId>();
+    for (const p of [...this.ring.succs, ...this.fingers.peers(), ...this.cache.map((c) => c.peer)]) {
+      if (p !== this.ctx.self && !this.fd.isSuspected(p)) out.add(p);
+    }
+    return [...out];
+  }
+
   /** The peer we believe responsible for target: ourselves, a cached one, or null if unknown. */
   cachedPeer(target: PeerId): PeerId | null {
     if (this.ring.isResponsible(target)) return this.ctx.self;

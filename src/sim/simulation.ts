@@ -4,6 +4,7 @@ import type { Json, PeerId } from '../core/types.ts';
 import type { PeerConfig } from '../peer/config.ts';
 import type { ClientOp, ClientReply, Envelope, Output, WatchEvent } from '../peer/io.ts';
 import { Peer } from '../peer/peer.ts';
+import { chooseJoinId } from '../replication/replicas.ts';
 import { SimDisk } from './disk.ts';
 import { EventQueue } from './event-queue.ts';
 import { calmNetwork, deliveryDelays, type NetworkKnobs, Partitions } from './network-model.ts';
@@ -109,7 +110,9 @@ export class Simulation {
    */
   addPeer(contact: PeerId | null, id?: PeerId): SimNode {
     const rng = this.rng.fork();
-    const peer = new Peer({ env: this.envFor(rng), config: this.opts.peerConfig, id });
+    // As a bootstrap server would: an id that halves the largest gap between known peers.
+    const chosen = id ?? chooseJoinId(this.members().map((n) => n.id), () => rng.next());
+    const peer = new Peer({ env: this.envFor(rng), config: this.opts.peerConfig, id: chosen });
     const node = new SimNode(peer, new SimDisk(), rng);
     if (this.nodes.has(peer.id)) throw new Error(`peer id collision ${peer.id}`);
     this.nodes.set(peer.id, node);
@@ -165,13 +168,17 @@ export class Simulation {
     n.peer.leave();
     this.flush(n);
     this.trace.add(this.now, 5, id, 0, 0);
-    // It stays reachable only until its last effects are out; then it is gone.
-    this.schedule(this.now + 1000, () => {
-      if (n.alive && n.peer.ring.status === 'left') {
-        n.alive = false;
-        n.incarnation++;
-      }
-    });
+    // Once it has left (it may first wait for its transactions), it is gone a moment later.
+    const gone = () => {
+      if (!n.alive) return;
+      if (n.peer.finished) {
+        this.schedule(this.now + 10, () => {
+          n.alive = false;
+          n.incarnation++;
+        });
+      } else this.schedule(this.now + 200, gone);
+    };
+    gone();
   }
 
   live(): SimNode[] {

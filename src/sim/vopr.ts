@@ -128,11 +128,21 @@ export function runSeed(seed: number, opts: VoprOptions = {}): SeedResult {
   const t0 = sim.now;
   w.start(T);
   const crashed: number[] = [];
+  // The fault model of r = 4 with majority quorums: one replica of a key may be lost at a
+  // time. So a crash or leave waits until the peers have repaired the previous loss.
+  const repairing = () => sim.members().some((n) => !n.peer.store.empty.empty || !n.peer.store.stale.empty) || crashed.some((id) => !sim.nodes.get(id)!.alive);
+  const whenRepaired = (fn: () => void) => {
+    const attempt = () => {
+      if (sim.now > t0 + T) return;
+      if (repairing()) sim.schedule(sim.now + 500, attempt);
+      else fn();
+    };
+    attempt();
+  };
   for (let c = 0; c < shape.crashes; c++) {
-    sim.schedule(t0 + rng.next() * T * 0.8, () => {
+    sim.schedule(t0 + rng.next() * T * 0.8, () => whenRepaired(() => {
       const live = sim.members();
-      // Keep a majority of the original ring alive at any time (the fault model of r = 4).
-      if (crashed.filter((id) => !sim.nodes.get(id)!.alive).length >= Math.max(1, Math.floor(shape.peers / 4))) return;
+      if (live.length <= 3) return;
       const victim = rng.pick(live).id;
       sim.crash(victim);
       crashed.push(victim);
@@ -142,7 +152,7 @@ export function runSeed(seed: number, opts: VoprOptions = {}): SeedResult {
           if (!n.alive && sim.members().length > 0) sim.restart(victim, rng.pick(sim.members()).id);
         });
       }
-    });
+    }));
   }
   for (let p = 0; p < shape.partitions; p++) {
     const at = t0 + rng.next() * T * 0.8;
@@ -158,7 +168,7 @@ export function runSeed(seed: number, opts: VoprOptions = {}): SeedResult {
     });
   }
   for (let j = 0; j < shape.joins; j++) sim.schedule(t0 + rng.next() * T * 0.8, () => sim.members().length > 0 && sim.addPeer(rng.pick(sim.members()).id));
-  for (let l = 0; l < shape.leaves; l++) sim.schedule(t0 + rng.next() * T * 0.8, () => sim.members().length > 4 && sim.leave(rng.pick(sim.members()).id));
+  for (let l = 0; l < shape.leaves; l++) sim.schedule(t0 + rng.next() * T * 0.8, () => whenRepaired(() => sim.members().length > 4 && sim.leave(rng.pick(sim.members()).id)));
   sim.runFor(T);
 
   // ---- heal: calm network, no partition, crashed peers back

@@ -169,16 +169,37 @@ export class TransactionManager {
           // for anything, only fixed for the transaction's life.
           acc[s] = peer ?? this.ctx.self;
           if (--missing === 0) {
-            t.acc = acc;
+            t.acc = this.spread(acc);
             done();
           }
         });
       }
     });
     if (missing === 0) {
-      t.acc = acc;
+      t.acc = this.spread(acc);
       done();
     }
+  }
+
+  /**
+   * Acceptor slots on distinct peers where we know enough peers: in a small or uneven ring
+   * two replica positions of the transaction id can fall on one peer, and losing that peer
+   * would then take two slots with it. Any fixed set of peers is a correct acceptor set;
+   * distinct ones tolerate more failures.
+   */
+  private spread(acc: PeerId[]): PeerId[] {
+    const known = [this.ctx.self, ...this.router.knownPeers()];
+    const used = new Set<PeerId>();
+    return acc.map((a) => {
+      if (!used.has(a)) {
+        used.add(a);
+        return a;
+      }
+      const other = known.find((p) => !used.has(p));
+      if (other === undefined) return a;
+      used.add(other);
+      return other;
+    });
   }
 
   private prepare(t: TmTx, writes: Map<string, { val: Json; ex: boolean }>): void {

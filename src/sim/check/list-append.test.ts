@@ -147,6 +147,14 @@ describe('list-append: hand-written histories', () => {
     expect(checkListAppend([T([ap('x', 1)], 0, 5), T([rd('x', [1]), ap('x', 2), rd('x', [1, 2])], 10, 20)]).ok).toBe(true);
   });
 
+  it('incompatible-order: a transaction\'s appends seen out of its order or torn apart', () => {
+    const A = T([ap('x', 1), ap('x', 2)], 0, 10, 'ok', 'A');
+    // [2, 1] also ends in A's intermediate append: G1b too.
+    expect(types(checkListAppend([A, T([rd('x', [2, 1])], 20, 30)]))).toEqual(['G1b', 'incompatible-order']);
+    expect(types(checkListAppend([A, T([rd('x', [2])], 20, 30)]))).toEqual(['incompatible-order']);
+    expect(checkListAppend([A, T([rd('x', [1, 2])], 20, 30)]).ok).toBe(true);
+  });
+
   it('duplicate-elements', () => {
     const res = checkListAppend([T([ap('x', 1)], 0, 10), T([rd('x', [1, 1])], 20, 30)]);
     expect(types(res)).toContain('duplicate-elements');
@@ -292,7 +300,8 @@ describe('list-append: properties', () => {
     ops_per_txn_max: fc.integer({ min: 1, max: 5 }),
   });
 
-  it('never flags a strictly serializable tiny history (brute-force oracle)', () => {
+  it('agrees with a brute-force oracle on tiny random histories', () => {
+    const runs = 3000;
     let serializable = 0;
     let caught = 0;
     fc.assert(
@@ -307,11 +316,13 @@ describe('list-append: properties', () => {
           caught++;
         }
       }),
-      { numRuns: 3000, seed: 5 },
+      { numRuns: runs, seed: 5 },
     );
-    expect(serializable).toBeGreaterThan(300);
-    // Elle-style inference cannot see every violation (e.g. unobserved order), but most.
-    expect(caught / (3000 - serializable)).toBeGreaterThan(0.9);
+    expect(serializable).toBeGreaterThan(runs / 5);
+    expect(serializable).toBeLessThan((runs * 4) / 5);
+    // Inference from reads cannot see every violation in general (it knows no order of
+    // appends nobody read), but on these histories it misses none: 30 000 runs agreed.
+    expect(caught).toBe(runs - serializable);
   });
 
   it('accepts every history of a correct strictly serializable store', () => {
@@ -365,8 +376,8 @@ describe('list-append: properties', () => {
           const reader = h.find((t) => t.status === 'ok' && t.ops.some((m) => m[0] === 'r' && m[1] === app[1]));
           if (reader !== undefined) {
             const g = clone(h);
-            const r = g.find((t) => t.id === reader.id)!.ops.find((m) => m[0] === 'r' && m[1] === app[1])!;
-            r[2] = [...(r[2] ?? []), app[2] as Json];
+            const r = g.find((t) => t.id === reader.id)!.ops.find((m) => m[0] === 'r' && m[1] === app[1]) as ['r', string, Json[] | null];
+            r[2] = [...(r[2] ?? []), app[2]];
             planted++;
             expect(checkListAppend(g).anomalies.map((a) => a.type)).toContain('G1a');
           }

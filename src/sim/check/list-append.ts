@@ -64,20 +64,37 @@ const inferred_edges_per_key_max = 100_000;
 /** Elements shown at the end of a long list in explanations. */
 const shown_elements_max = 6;
 
+/**
+ * An element's identity: the number itself for numbers (the usual case: no allocation),
+ * else its canonical JSON text (a string element becomes quoted text, so it cannot collide
+ * with a number or with another kind of value).
+ */
+type Elem = number | string;
+
+function elemOf(value: Json): Elem {
+  return typeof value === 'number' ? value : canonicalJson(value);
+}
+
+/** A read's elements as identities; a list of numbers is used as is. */
+function elemsOf(value: Json[]): readonly Elem[] {
+  for (const e of value) if (typeof e !== 'number') return value.map(elemOf);
+  return value as number[];
+}
+
 interface Txn {
   op: TxnOp;
   /** Graph node, or -1 when the transaction is not in the graph. */
   node: number;
   /** Some ok read contains one of its appends. */
   observed: boolean;
-  /** key -> canonical elements this transaction appended, in order. */
-  appends: Map<string, string[]>;
+  /** key -> elements this transaction appended, in order. */
+  appends: Map<string, Elem[]>;
 }
 
 interface Read {
   txn: number;
   key: string;
-  elems: string[];
+  elems: readonly Elem[];
   /** First read of the key in its transaction, before any append to it there. */
   external: boolean;
   /** A prefix of the key's inferred version order. */
@@ -86,30 +103,46 @@ interface Read {
 
 interface Writer {
   txn: number;
+  /** Index among the transaction's appends to the key. */
+  pos: number;
   /** Whether this is the transaction's last append to the key. */
   last: boolean;
 }
 
-function showList(elems: string[]): string {
+function showList(elems: readonly Elem[]): string {
   if (elems.length <= shown_elements_max) return `[${elems.join(',')}]`;
   return `[...${elems.length - shown_elements_max} more,${elems.slice(-shown_elements_max).join(',')}]`;
 }
 
-function isPrefix(a: string[], b: string[]): boolean {
+function isPrefix(a: readonly Elem[], b: readonly Elem[]): boolean {
   if (a.length > b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;
 }
 
-function endsWith(a: string[], suffix: string[]): boolean {
+/** Whether `read` equals base ++ extra. */
+function equalsConcat(read: readonly Elem[], base: readonly Elem[], extra: readonly Elem[]): boolean {
+  if (read.length !== base.length + extra.length) return false;
+  for (let i = 0; i < base.length; i++) if (read[i] !== base[i]) return false;
+  for (let i = 0; i < extra.length; i++) if (read[base.length + i] !== extra[i]) return false;
+  return true;
+}
+
+function endsWith(a: readonly Elem[], suffix: readonly Elem[]): boolean {
   if (suffix.length > a.length) return false;
   const off = a.length - suffix.length;
   for (let i = 0; i < suffix.length; i++) if (a[off + i] !== suffix[i]) return false;
   return true;
 }
 
-function sameList(a: string[], b: string[]): boolean {
-  return a.length === b.length && isPrefix(a, b);
+/** The first element occurring twice, or undefined. */
+function firstDuplicate(elems: readonly Elem[]): Elem | undefined {
+  const seen = new Set<Elem>();
+  for (const e of elems) {
+    if (seen.has(e)) return e;
+    seen.add(e);
+  }
+  return undefined;
 }
 
 export function checkListAppend(history: TxnOp[], options: ListAppendOptions = {}): ListAppendResult {
@@ -126,7 +159,7 @@ export function checkListAppend(history: TxnOp[], options: ListAppendOptions = {
   // --- Index transactions and appends -------------------------------------------------
   const txns: Txn[] = [];
   const ids = new Set<string>();
-  const writers = new Map<string, Map<string, Writer>>(); // key -> element -> writer
+  const writers = new Map<string, Map<Elem, Writer>>(); // key -> element -> writer
   for (const op of history) {
     if (ids.has(op.id)) throw new Error(`malformed history: duplicate transaction id ${op.id}`);
     ids.add(op.id);
@@ -139,7 +172,7 @@ export function checkListAppend(history: TxnOp[], options: ListAppendOptions = {
     for (const mop of op.ops) {
       if (mop[0] !== 'append') continue;
       const key = mop[1];
-      const elem = canonicalJson(mop[2]);
+      const elem = elemOf(mop[2]);
       let w = writers.get(key);
       if (w === undefined) {
         w = new Map();
@@ -152,69 +185,55 @@ export function checkListAppend(history: TxnOp[], options: ListAppendOptions = {
             'list-append needs unique elements per key',
         );
       }
-      if (t.appends.has(key)) w.get(t.appends.get(key)!.at(-1)!)!.last = false;
-      w.set(elem, { txn: index, last: true });
       let mine = t.appends.get(key);
       if (mine === undefined) {
         mine = [];
         t.appends.set(key, mine);
+      } else {
+        w.get(mine[mine.length - 1])!.last = false;
       }
+      w.set(elem, { txn: index, pos: mine.length, last: true });
       mine.push(elem);
     }
   }
-  const writerOf = (key: string, elem: string): Writer | undefined => writers.get(key)?.get(elem);
+  const writerOf = (key: string, elem: Elem): Writer | undefined => writers.get(key)?.get(elem);
   const name = (i: number): string => txns[i].op.id;
 
-  // --- Reads of ok transactions: internal consistency, duplicates ----------------------
+  // --- Reads of ok transactions; internal consistency ----------------------------------
   const reads: Read[] = [];
   txns.forEach((t, ti) => {
     if (t.op.status !== 'ok') return;
-    // Per key: the full list this transaction knows (after a read), or, before any read,
-    // the elements it appended itself (which any later read must end with).
-    const known = new Map<string, string[]>();
-    const suffix = new Map<string, string[]>();
+    // Per key: the list this transaction knows (its last read of the key, plus its appends
+    // since) or, before any read, just its own appends, which a later read must end with.
+    const known = new Map<string, { base: readonly Elem[] | null; extra: Elem[] }>();
     for (const mop of t.op.ops) {
       const key = mop[1];
+      let k = known.get(key);
       if (mop[0] === 'append') {
-        const elem = canonicalJson(mop[2]);
-        const k = known.get(key);
-        if (k !== undefined) k.push(elem);
-        else suffix.set(key, [...(suffix.get(key) ?? []), elem]);
+        if (k === undefined) {
+          k = { base: null, extra: [] };
+          known.set(key, k);
+        }
+        k.extra.push(elemOf(mop[2]));
         continue;
       }
-      const value: Json[] = mop[2] ?? [];
-      const elems = value.map((e) => canonicalJson(e));
-      const external = !known.has(key) && !suffix.has(key);
-      reads.push({ txn: ti, key, elems, external, compatible: true });
-      const seen = new Set<string>();
-      for (const e of elems) {
-        if (seen.has(e)) {
-          report(
-            'duplicate-elements',
-            [t.op.id],
-            `${t.op.id} read ${JSON.stringify(key)} = ${showList(elems)}, which contains ${e} more than once`,
-          );
-          break;
-        }
-        seen.add(e);
-      }
-      const k = known.get(key);
-      const s = suffix.get(key);
-      if (k !== undefined && !sameList(elems, k)) {
+      const elems = elemsOf(mop[2] ?? []);
+      reads.push({ txn: ti, key, elems, external: k === undefined, compatible: true });
+      if (k !== undefined && k.base !== null && !equalsConcat(elems, k.base, k.extra)) {
         report(
           'internal',
           [t.op.id],
           `${t.op.id} read ${JSON.stringify(key)} = ${showList(elems)}, but its own earlier reads and appends ` +
-            `imply ${showList(k)}`,
+            `imply ${showList([...k.base, ...k.extra])}`,
         );
-      } else if (k === undefined && s !== undefined && !endsWith(elems, s)) {
+      } else if (k !== undefined && k.base === null && !endsWith(elems, k.extra)) {
         report(
           'internal',
           [t.op.id],
-          `${t.op.id} appended ${showList(s)} to ${JSON.stringify(key)} but then read ${showList(elems)}, ` +
+          `${t.op.id} appended ${showList(k.extra)} to ${JSON.stringify(key)} but then read ${showList(elems)}, ` +
             'which does not end with those appends',
         );
-      } else if (external) {
+      } else if (k === undefined && t.appends.has(key)) {
         const own = elems.find((e) => writerOf(key, e)?.txn === ti);
         if (own !== undefined) {
           report(
@@ -225,70 +244,113 @@ export function checkListAppend(history: TxnOp[], options: ListAppendOptions = {
           );
         }
       }
-      known.set(key, [...elems]);
-      suffix.delete(key);
+      known.set(key, { base: elems, extra: [] });
     }
   });
 
   // --- Version order per key: the longest read; every read must be a prefix of it ------
-  const orders = new Map<string, string[]>();
-  const longestReader = new Map<string, number>();
+  const readsByKey = new Map<string, Read[]>();
   for (const r of reads) {
-    const cur = orders.get(r.key);
-    if (cur === undefined || r.elems.length > cur.length) {
-      orders.set(r.key, r.elems);
-      longestReader.set(r.key, r.txn);
+    let list = readsByKey.get(r.key);
+    if (list === undefined) {
+      list = [];
+      readsByKey.set(r.key, list);
     }
+    list.push(r);
   }
-  for (const r of reads) {
-    const order = orders.get(r.key)!;
-    if (isPrefix(r.elems, order)) continue;
-    r.compatible = false;
-    const other = longestReader.get(r.key)!;
-    report(
-      'incompatible-order',
-      [name(r.txn), name(other)],
-      `${name(r.txn)} read ${JSON.stringify(r.key)} = ${showList(r.elems)} and ${name(other)} read ` +
-        `${showList(order)}: the first is not a prefix of the second, so no single order of appends explains both`,
-    );
+  const orders = new Map<string, readonly Elem[]>();
+  /** Per key, the reads whose elements must be examined one by one: the longest and the incompatible ones. */
+  const distinctReads = new Map<string, Read[]>();
+  for (const [key, list] of readsByKey) {
+    let longest = list[0];
+    for (const r of list) if (r.elems.length > longest.elems.length) longest = r;
+    const order = longest.elems;
+    orders.set(key, order);
+    const distinct = [longest];
+    for (const r of list) {
+      if (isPrefix(r.elems, order)) continue;
+      r.compatible = false;
+      distinct.push(r);
+      report(
+        'incompatible-order',
+        [name(r.txn), name(longest.txn)],
+        `${name(r.txn)} read ${JSON.stringify(key)} = ${showList(r.elems)} and ${name(longest.txn)} read ` +
+          `${showList(order)}: the first is not a prefix of the second, so no single order of appends explains both`,
+      );
+    }
+    distinctReads.set(key, distinct);
   }
 
-  // --- Which writers were observed; G1a, G1b, garbage reads ----------------------------
-  const g1aSeen = new Set<string>();
-  for (const r of reads) {
-    for (const e of r.elems) {
-      const w = writerOf(r.key, e);
-      if (w === undefined) {
-        const tag = `garbage|${r.txn}|${r.key}|${e}`;
-        if (g1aSeen.has(tag)) continue;
-        g1aSeen.add(tag);
+  // --- Element checks. A compatible read is a prefix of the longest, so its elements are
+  // checked once, on the longest read (naming the first read that holds the element), and
+  // incompatible reads on their own: linear in the history, not in total read length.
+  const seenElems = new Map<string, Set<Elem>>();
+  for (const [key, distinct] of distinctReads) {
+    const seen = new Set<Elem>();
+    seenElems.set(key, seen);
+    const compatibleReads = readsByKey.get(key)!.filter((r) => r.compatible);
+    for (const r of distinct) {
+      const dup = firstDuplicate(r.elems);
+      if (dup !== undefined) {
         report(
-          'garbage-read',
+          'duplicate-elements',
           [name(r.txn)],
-          `${name(r.txn)} read ${JSON.stringify(r.key)} = ${showList(r.elems)}, containing ${e}, ` +
-            'which no transaction appended',
+          `${name(r.txn)} read ${JSON.stringify(key)} = ${showList(r.elems)}, which contains ${dup} more than once`,
         );
-        continue;
       }
-      const writer = txns[w.txn];
-      if (writer.op.status === 'fail') {
-        const tag = `G1a|${r.txn}|${w.txn}`;
-        if (g1aSeen.has(tag)) continue;
-        g1aSeen.add(tag);
-        report(
-          'G1a',
-          [name(w.txn), name(r.txn)],
-          `${name(r.txn)} read ${JSON.stringify(r.key)} = ${showList(r.elems)}, containing ${e}, ` +
-            `appended by ${name(w.txn)}, which failed (aborted read)`,
-        );
-      } else {
-        writer.observed = true;
-      }
+      r.elems.forEach((e, index) => {
+        // A transaction's appends to a key are installed together and in its order: each of
+        // its later appends must directly follow its previous one.
+        const wr = writerOf(key, e);
+        if (wr !== undefined && wr.pos > 0) {
+          const before = txns[wr.txn].appends.get(key)![wr.pos - 1];
+          if (index === 0 || r.elems[index - 1] !== before) {
+            report(
+              'incompatible-order',
+              [name(wr.txn), name(r.txn)],
+              `${name(r.txn)} read ${JSON.stringify(key)} = ${showList(r.elems)}, where ${e} is not directly ` +
+                `preceded by ${before}, although ${name(wr.txn)} appended ${before} then ${e}`,
+            );
+          }
+        }
+        if (seen.has(e)) return;
+        seen.add(e);
+        const w = writerOf(key, e);
+        if (w !== undefined && txns[w.txn].op.status !== 'fail') {
+          txns[w.txn].observed = true;
+          return;
+        }
+        // Name the first read holding the element (for the longest read: any compatible read long enough).
+        const reader = r.compatible ? (compatibleReads.find((c) => c.elems.length > index) ?? r) : r;
+        if (w === undefined) {
+          report(
+            'garbage-read',
+            [name(reader.txn)],
+            `${name(reader.txn)} read ${JSON.stringify(key)} = ${showList(reader.elems)}, containing ${e}, ` +
+              'which no transaction appended',
+          );
+        } else {
+          report(
+            'G1a',
+            [name(w.txn), name(reader.txn)],
+            `${name(reader.txn)} read ${JSON.stringify(key)} = ${showList(reader.elems)}, containing ${e}, ` +
+              `appended by ${name(w.txn)}, which failed (aborted read)`,
+          );
+        }
+      });
     }
-    const last = r.elems.at(-1);
-    if (last === undefined) continue;
+  }
+
+  // G1b: a read ending in an append its writer followed with another append to that key.
+  const g1bSeen = new Set<string>();
+  for (const r of reads) {
+    if (r.elems.length === 0) continue;
+    const last = r.elems[r.elems.length - 1];
     const w = writerOf(r.key, last);
     if (w === undefined || w.last || w.txn === r.txn || txns[w.txn].op.status === 'fail') continue;
+    const tag = `${r.txn}|${r.key}|${last}`;
+    if (g1bSeen.has(tag)) continue;
+    g1bSeen.add(tag);
     const finalElem = txns[w.txn].appends.get(r.key)!.at(-1)!;
     report(
       'G1b',
@@ -299,15 +361,8 @@ export function checkListAppend(history: TxnOp[], options: ListAppendOptions = {
   }
 
   // --- Lost appends: acknowledged, never read, although a read began after it completed -
-  const seenElems = new Map<string, Set<string>>();
   const latestRead = new Map<string, number>(); // key -> txn index of the latest-invoked read
   for (const r of reads) {
-    let s = seenElems.get(r.key);
-    if (s === undefined) {
-      s = new Set();
-      seenElems.set(r.key, s);
-    }
-    for (const e of r.elems) s.add(e);
     const cur = latestRead.get(r.key);
     if (cur === undefined || txns[r.txn].op.invokeMs > txns[cur].op.invokeMs) latestRead.set(r.key, r.txn);
   }
@@ -387,15 +442,6 @@ export function checkListAppend(history: TxnOp[], options: ListAppendOptions = {
         );
       }
     }
-  }
-  const readsByKey = new Map<string, Read[]>();
-  for (const r of reads) {
-    let list = readsByKey.get(r.key);
-    if (list === undefined) {
-      list = [];
-      readsByKey.set(r.key, list);
-    }
-    list.push(r);
   }
   // Committed appends no read observed: they still come after every element of the longest
   // read L in the version order (L was the list at some instant and did not hold them). So
