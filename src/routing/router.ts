@@ -161,16 +161,24 @@ export class Router {
     return succ === self ? [null, false] : [succ, false];
   }
 
-  /** Answer to a find: the responsible peer for target. */
-  lookup(target: PeerId, cb: (peer: PeerId | null, hops: number) => void): void {
+  /**
+   * Find the peer responsible for target. A find routed through a peer that just died is
+   * lost; it is sent again (lookup_attempts_max times, each waiting lookup_timeout_ms /
+   * attempts), by then the failure detector has usually removed the dead hop.
+   */
+  lookup(target: PeerId, cb: (peer: PeerId | null, hops: number) => void, attempt = 1): void {
     const reqId = this.nextReq++;
-    const timer = this.ctx.timers.schedule(this.ctx.now() + this.ctx.config.lookup_timeout_ms, () => {
+    const attempts = Router.lookup_attempts_max;
+    const timer = this.ctx.timers.schedule(this.ctx.now() + this.ctx.config.lookup_timeout_ms / attempts, () => {
       this.lookups.delete(reqId);
-      cb(null, -1);
+      if (attempt < attempts) this.lookup(target, cb, attempt + 1);
+      else cb(null, -1);
     });
     this.lookups.set(reqId, { target, cb, timer });
     this.route(target, { k: 'find', reqId });
   }
+
+  static readonly lookup_attempts_max = 3;
 
   /** Routed find reached us: we are responsible. */
   answerFind(msg: RouteMsg, reqId: number): void {
