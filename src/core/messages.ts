@@ -63,6 +63,12 @@ export const RoutedBody = v.variant('k', [
   v.strictObject({ k: v.literal('rep_repair'), key, i: slot, item }),
   /** Range sync (repair and anti-entropy): the items of (lo, hi] the receiver holds. */
   v.strictObject({ k: v.literal('rep_sync'), reqId, lo: id, hi: id }),
+  /**
+   * WebRTC signaling through the overlay: an offer/answer/candidate for the peer whose id
+   * is the target (a member is responsible for its own id). Lets a ring open new
+   * connections without the bootstrap server.
+   */
+  v.strictObject({ k: v.literal('signal'), data: json }),
   /** Subscribe to changes of key at replica i for lease_ms. */
   v.strictObject({ k: v.literal('watch_reg'), key, i: slot, lease: uint }),
 ]);

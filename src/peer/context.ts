@@ -8,6 +8,7 @@ import type { ClientReply, Envelope, Output, WatchEvent } from './io.ts';
 const NONE: Envelope[] = Object.freeze([]) as unknown as Envelope[];
 const NO_REPLIES: ClientReply[] = Object.freeze([]) as unknown as ClientReply[];
 const NO_EVENTS: WatchEvent[] = Object.freeze([]) as unknown as WatchEvent[];
+const NO_SIGNALS: Array<{ from: PeerId; data: Json }> = Object.freeze([]) as unknown as Array<{ from: PeerId; data: Json }>;
 
 /** Counters a peer keeps about itself (messages by type, drops by reason, ...). */
 export class Counters {
@@ -43,6 +44,7 @@ export class PeerContext {
   private sendAfter_: Envelope[] = [];
   private replies_: ClientReply[] = [];
   private events_: WatchEvent[] = [];
+  private signals_: Array<{ from: PeerId; data: Json }> = [];
   /** Pending writes of this step: key -> value, or undefined for a delete. Last write wins. */
   private persist_ = new Map<string, Json | undefined>();
 
@@ -73,6 +75,10 @@ export class PeerContext {
     this.events_.push(e);
   }
 
+  signal(from: PeerId, data: Json): void {
+    this.signals_.push({ from, data });
+  }
+
   persist(key: string, value: Json): void {
     this.persist_.set(key, value);
   }
@@ -82,9 +88,9 @@ export class PeerContext {
   }
 
   drain(): Output {
-    if (this.send_.length === 0 && this.sendAfter_.length === 0 && this.replies_.length === 0 && this.persist_.size === 0 && this.events_.length === 0) {
+    if (this.send_.length === 0 && this.sendAfter_.length === 0 && this.replies_.length === 0 && this.persist_.size === 0 && this.events_.length === 0 && this.signals_.length === 0) {
       // The common case for a heartbeat or a forwarded message's sender: nothing to hand over.
-      return { send: NONE, persist: null, sendAfterPersist: NONE, replies: NO_REPLIES, events: NO_EVENTS, wakeAt: this.timers.nextAt() };
+      return { send: NONE, persist: null, sendAfterPersist: NONE, replies: NO_REPLIES, events: NO_EVENTS, signals: NO_SIGNALS, wakeAt: this.timers.nextAt() };
     }
     let persist: Output['persist'] = null;
     if (this.persist_.size > 0) {
@@ -103,9 +109,11 @@ export class PeerContext {
       sendAfterPersist: this.sendAfter_,
       replies: this.replies_,
       events: this.events_,
+      signals: this.signals_,
       wakeAt: this.timers.nextAt(),
     };
     this.events_ = [];
+    this.signals_ = [];
     this.send_ = [];
     this.sendAfter_ = [];
     this.replies_ = [];

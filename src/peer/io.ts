@@ -25,7 +25,9 @@ export type ClientOp =
   | { readonly op: 'watch'; readonly key: string }
   | { readonly op: 'unwatch'; readonly watchId: number }
   /** A snapshot of this peer for consoles and tests. */
-  | { readonly op: 'status' };
+  | { readonly op: 'status' }
+  /** Route signaling data (WebRTC offer/answer) through the ring to peer `to`. */
+  | { readonly op: 'signal'; readonly to: PeerId; readonly data: Json };
 
 export interface ClientRequest {
   readonly reqId: number;
@@ -58,6 +60,8 @@ export interface Output {
   readonly sendAfterPersist: Envelope[];
   readonly replies: ClientReply[];
   readonly events: WatchEvent[];
+  /** Signaling data that reached us through the ring, for the runtime's connection manager. */
+  readonly signals: Array<{ readonly from: PeerId; readonly data: Json }>;
   /** Earliest time the peer wants tick() called, or null. */
   readonly wakeAt: number | null;
 }

@@ -250,6 +250,12 @@ export class Peer {
         return this.store.onSync(body, msg);
       case 'watch_reg':
         return this.store.onWatchReg(body, msg);
+      case 'signal':
+        // Only the peer whose id is the target is the addressee; anyone else responsible for
+        // that position means the addressee is gone: drop it.
+        if (msg.target === this.id) this.ctx.signal(msg.origin, body.data);
+        else this.ctx.counters.add('signal.no_such_peer');
+        return;
     }
   }
 
@@ -306,6 +312,10 @@ export class Peer {
         return this.ctx.reply({ reqId: req.reqId, ok: true, value: req.reqId });
       case 'unwatch':
         this.watches.delete(op.watchId);
+        return this.ctx.reply({ reqId: req.reqId, ok: true, value: null });
+      case 'signal':
+        if (!isId(op.to) || !isJson(op.data) || JSON.stringify(op.data).length > 64 * 1024) return fail('invalid', 'signal needs a peer id and at most 64 KiB of JSON');
+        this.router.route(op.to, { k: 'signal', data: op.data });
         return this.ctx.reply({ reqId: req.reqId, ok: true, value: null });
     }
   }

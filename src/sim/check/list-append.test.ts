@@ -151,7 +151,8 @@ describe('list-append: hand-written histories', () => {
     const A = T([ap('x', 1), ap('x', 2)], 0, 10, 'ok', 'A');
     // [2, 1] also ends in A's intermediate append: G1b too.
     expect(types(checkListAppend([A, T([rd('x', [2, 1])], 20, 30)]))).toEqual(['G1b', 'incompatible-order']);
-    expect(types(checkListAppend([A, T([rd('x', [2])], 20, 30)]))).toEqual(['incompatible-order']);
+    // [2] also misses 1, so the reader both depends on A and precedes it: G-single, and 1 is lost.
+    expect(types(checkListAppend([A, T([rd('x', [2])], 20, 30)]))).toEqual(['G-single', 'incompatible-order', 'lost-append']);
     expect(checkListAppend([A, T([rd('x', [1, 2])], 20, 30)]).ok).toBe(true);
   });
 
