@@ -12,6 +12,19 @@
  * Linearizability is compositional (Herlihy & Wing), so each key is checked on its own:
  * this is what keeps the search small.
  *
+ * Reductions on top of plain Wing & Gong, each argued where it is implemented and each
+ * keeping the verdict exact (a brute-force oracle in the tests holds them to it):
+ * - unknown ops nobody could observe are dropped; an unknown op that is the only producer
+ *   of an observed value gets the observer's completion as its deadline;
+ * - an enabled read is linearized at once, with no alternative (a forced move);
+ * - an unknown op must be followed directly by an op observing its result;
+ * - interchangeable unknown ops are used in invocation order;
+ * - a write whose value a later-invoked op still has to read is not linearized while
+ *   another write must complete before that read starts;
+ * - candidates are tried earliest-deadline first (a heuristic: order only).
+ * High concurrency on one key can still exceed `search_steps_max`: that is reported as
+ * `timedOut`, never as a pass.
+ *
  * History conventions:
  * - status 'fail' ops definitely did not take effect: removed.
  * - status 'unknown' ops may or may not have taken effect and have completion +infinity.

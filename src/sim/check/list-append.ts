@@ -408,7 +408,7 @@ export function checkListAppend(history: TxnOp[], options: ListAppendOptions = {
       addEdge(
         a.txn,
         b.txn,
-        RT,
+        WW,
         () => `${name(b.txn)} appended ${order[i + 1]} to ${JSON.stringify(key)} right after ${name(a.txn)}'s ${order[i]}`,
       );
     }
