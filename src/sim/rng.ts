@@ -1,12 +1,24 @@
 import { uniformFloat64 } from 'pure-rand/distribution/uniformFloat64';
 import { xoroshiro128plus } from 'pure-rand/generator/xoroshiro128plus';
 
+function fmix32(h: number): number {
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h | 0;
+}
+
 /** The simulator's seeded randomness (xoroshiro128+ from pure-rand). One seed reproduces a whole run. */
 export class Rng {
   private readonly gen;
 
   constructor(readonly seed: number) {
-    this.gen = xoroshiro128plus(seed | 0);
+    // Nearby small seeds give correlated first outputs from xoroshiro's simple seeding:
+    // scramble the seed (murmur3's finalizer) and drop a few outputs.
+    this.gen = xoroshiro128plus(fmix32(seed | 0));
+    for (let i = 0; i < 8; i++) this.gen.next();
   }
 
   /** Uniform in [0, 1). */

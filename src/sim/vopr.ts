@@ -31,6 +31,11 @@ export interface SeedShape {
   one_way: boolean;
   joins: number;
   leaves: number;
+  /** Every peer crashes at once (all tabs closed), then they come back one by one. */
+  power_failure: boolean;
+  /** Time for a write to become durable: slow disks widen every crash window. */
+  disk_latency_min_ms: number;
+  disk_latency_jitter_mean_ms: number;
   kinds: WorkloadKind[];
   clients: number;
   fault_phase_ms: number;
@@ -77,6 +82,9 @@ export function shapeOf(seed: number): SeedShape {
     one_way: rng.chance(0.3),
     joins: rng.int(0, 2),
     leaves: rng.int(0, 1),
+    power_failure: rng.chance(0.4),
+    disk_latency_min_ms: rng.pick([0.5, 2, 10, 40]),
+    disk_latency_jitter_mean_ms: rng.pick([0.5, 5, 20, 60]),
     kinds,
     clients: rng.int(2, 8),
     fault_phase_ms: rng.int(8_000, 20_000),
@@ -91,6 +99,7 @@ export function runSeed(seed: number, opts: VoprOptions = {}): SeedResult {
     network: { latency_min_ms: 1, latency_jitter_mean_ms: 1 },
     peerConfig: { mutants: { read_one_replica: mut.read_one_replica, commit_minority: mut.commit_minority, skip_validation: mut.skip_validation, nonauth_answers: mut.nonauth_answers } },
     mutants: { ack_before_persist: mut.ack_before_persist },
+    disk: { disk_latency_min_ms: shape.disk_latency_min_ms, disk_latency_jitter_mean_ms: shape.disk_latency_jitter_mean_ms },
   });
   const violations: string[] = [];
   const rng = new Rng(seed ^ 0xfa17);
@@ -167,6 +176,23 @@ export function runSeed(seed: number, opts: VoprOptions = {}): SeedResult {
       sim.schedule(sim.now + dur, () => sim.partitions.heal());
     });
   }
+  if (shape.power_failure) {
+    sim.schedule(t0 + (0.2 + 0.6 * rng.next()) * T, () => {
+      const all = sim.live().map((n) => n.id);
+      for (const id of all) sim.crash(id);
+      rng.shuffle(all);
+      let at = sim.now + rng.int(200, 2000);
+      all.forEach((id, k) => {
+        sim.schedule(at, () => {
+          if (sim.nodes.get(id)!.alive) return;
+          const members = sim.members();
+          // The first one back creates a ring from its stored state; the others join it.
+          sim.restart(id, k === 0 || members.length === 0 ? null : rng.pick(members).id);
+        });
+        at += rng.int(50, 1500);
+      });
+    });
+  }
   for (let j = 0; j < shape.joins; j++) sim.schedule(t0 + rng.next() * T * 0.8, () => sim.members().length > 0 && sim.addPeer(rng.pick(sim.members()).id));
   for (let l = 0; l < shape.leaves; l++) sim.schedule(t0 + rng.next() * T * 0.8, () => whenRepaired(() => sim.members().length > 4 && sim.leave(rng.pick(sim.members()).id)));
   sim.runFor(T);
@@ -175,9 +201,10 @@ export function runSeed(seed: number, opts: VoprOptions = {}): SeedResult {
   w.stop();
   sim.partitions.heal();
   sim.network = { latency_min_ms: 1, latency_jitter_mean_ms: 1, loss_rate: 0, duplicate_rate: 0, reorder_rate: 0, reorder_delay_ms: 0 };
-  for (const id of crashed) {
-    const n = sim.nodes.get(id)!;
-    if (!n.alive && sim.members().length > 0) sim.restart(id, sim.members()[0]!.id);
+  for (const n of [...sim.nodes.values()]) {
+    if (n.alive || n.peer.ring.status === 'left') continue;
+    const members = sim.members();
+    sim.restart(n.id, members.length > 0 ? members[0]!.id : null);
   }
   const healAt = sim.now;
   const livenessMax = opts.liveness_ms_max ?? 120_000;
