@@ -1,0 +1,670 @@
+/**
+ * The real-time driver: runs one protocol Peer against a real clock, a StorageAdapter and
+ * a NetworkAdapter. It is the simulator's flush() (src/sim/simulation.ts) in real time, and
+ * is shared by the browser worker and the Node peer.
+ *
+ * Rules it keeps (DESIGN.md 1 and 5):
+ * - Inputs: a message from the network (validated by peer.receiveRaw), a client request,
+ *   a timer. Inputs that arrive in one task share one drain(), so their writes go to storage
+ *   as one batch (and the adapter groups concurrent batches into one commit on top).
+ * - `send` leaves at once; `sendAfterPersist` and `replies` leave only once every batch
+ *   written up to and including that drain is durable. Batches complete in call order.
+ * - A failed write puts the driver in storage-failure mode: the status says why; every
+ *   acknowledgement waiting on the failed batch or any later one is dropped (protocol
+ *   messages: the sender's retries cope with loss) or turned into an error (client
+ *   replies: a commit becomes "outcome unknown", never a silent success); reads and other
+ *   answers that acknowledge nothing of ours still flow, so the peer keeps serving reads.
+ *   Everything not yet durable is merged and rewritten every storage_retry_ms; once that
+ *   write succeeds the driver leaves failure mode. Permanent failures (the database was
+ *   deleted or closed) are not retried: the peer must rejoin under a new identity.
+ * - A link reported down by the transport makes the peer suspect that peer at once when
+ *   its failure detector watches it (instead of waiting for the heartbeat timeout).
+ */
+import type { NetworkAdapter } from '../adapters/network.ts';
+import { NetworkError } from '../adapters/network.ts';
+import { StorageError, type StorageAdapter, type StorageUsage, type WriteBatch } from '../adapters/storage.ts';
+import { decode, encode } from '../core/codec.ts';
+import { ID_SPACE, dist, isId } from '../core/id.ts';
+import type { Json, PeerId } from '../core/types.ts';
+import type { PeerConfig } from '../peer/config.ts';
+import type { ClientOp, ClientReply, Envelope, Output, WatchEvent } from '../peer/io.ts';
+import { Peer } from '../peer/peer.ts';
+import type { PeerLink } from '../api/db.ts';
+import type { RingStatus } from '../ring/ring.ts';
+
+export interface DriverLimits {
+  /** Outputs waiting for storage at most; beyond, their acknowledgements are dropped (safe: it is message loss). */
+  held_outputs_max: number;
+  /** First retry of a failed write after this many ms; doubles up to storage_retry_max_ms. */
+  storage_retry_ms: number;
+  storage_retry_max_ms: number;
+  /** Client requests in flight at most; more are refused with 'limit'. */
+  requests_in_flight_max: number;
+  /** A graceful leave that has not finished its handover after this many ms closes anyway. */
+  leave_timeout_ms: number;
+  /** Longest single setTimeout (ms): browsers overflow above 2^31 - 1. */
+  timer_delay_max_ms: number;
+}
+
+export const DEFAULT_DRIVER_LIMITS: DriverLimits = {
+  held_outputs_max: 100_000,
+  storage_retry_ms: 500,
+  storage_retry_max_ms: 10_000,
+  requests_in_flight_max: 10_000,
+  leave_timeout_ms: 15_000,
+  timer_delay_max_ms: 3_600_000,
+};
+
+export interface DriverOptions {
+  storage: StorageAdapter;
+  /** What storage held at start (storage.loadAll()); empty for a new peer. */
+  records: ReadonlyArray<readonly [string, Json]>;
+  /** This peer's id: the stored one when records hold one (see storedIdentity). */
+  id: PeerId;
+  network: NetworkAdapter;
+  config?: Partial<PeerConfig>;
+  limits?: Partial<DriverLimits>;
+  /** Milliseconds; wall-clock based, since the peer stores timestamps that outlive a restart. */
+  now?: () => number;
+  random?: () => number;
+}
+
+export interface StorageFailure {
+  code: StorageError['code'];
+  message: string;
+  /** When it started (driver clock, ms). */
+  since: number;
+  /** Will it be retried (false: the storage is gone; rejoin under a new identity). */
+  retrying: boolean;
+}
+
+export interface DriverStatus {
+  id: PeerId;
+  ring: RingStatus;
+  /** Distinct peers this peer knows as ring members right now (itself, predecessor, successors, fingers). */
+  ringSize: number;
+  /** Ring size estimated from the spacing of the successor list (exact while the list wraps around). */
+  ringSizeEstimate: number;
+  pred: PeerId | null;
+  succs: PeerId[];
+  connected: PeerId[];
+  storage: StorageUsage | null;
+  storageFailure: StorageFailure | null;
+  requestsInFlight: number;
+  heldOutputs: number;
+  writesInFlight: number;
+  /** Items held as replicas. */
+  items: number;
+}
+
+interface Held {
+  /** Released once every batch up to this one is durable. */
+  batch: number;
+  envelopes: Envelope[];
+  replies: ClientReply[];
+}
+
+interface PendingRequest {
+  op: ClientOp['op'];
+  resolve: (r: ClientReply) => void;
+}
+
+const META_ID = 'meta/id';
+/** Probe pings use sequence numbers from here up: far above what a failure detector reaches. */
+const PROBE_SEQ_BASE = 2 ** 40;
+/** Replies that acknowledge state of ours: never released unless that state is durable. */
+const ACKNOWLEDGING_OPS: ReadonlySet<string> = new Set(['tx_commit', 'kv_put', 'kv_del']);
+
+/** The identity stored in records, or null for a peer that has none (new, or storage lost). */
+export function storedIdentity(records: ReadonlyArray<readonly [string, Json]>): PeerId | null {
+  const v = records.find(([k]) => k === META_ID)?.[1];
+  return isId(v) ? v : null;
+}
+
+/** Wall-clock milliseconds that never go backwards within a run. */
+export function monotonicWallClock(): () => number {
+  const origin = performance.timeOrigin;
+  return () => origin + performance.now();
+}
+
+export type MembershipAnswer = 'member' | 'not-member' | 'silent';
+
+export class Driver {
+  readonly peer: Peer;
+  readonly storage: StorageAdapter;
+  readonly network: NetworkAdapter;
+  private readonly limits: DriverLimits;
+  private readonly now: () => number;
+
+  // ---- storage pipeline ----
+  /** Number of the last batch handed to storage (0: none yet). */
+  private issued = 0;
+  /** Every batch up to this one is durable. */
+  private durableUpTo = 0;
+  private readonly completed = new Set<number>();
+  /** Batches folded into a failure-mode rewrite: their own results are ignored. */
+  private readonly superseded = new Set<number>();
+  /** Batches in flight, kept until durable so they can be rewritten after a failure. */
+  private readonly inFlight = new Map<number, WriteBatch>();
+  private held: Held[] = [];
+  private failure: StorageFailure | null = null;
+  /** In failure mode: the first batch that failed; every later one is treated as failed too. */
+  private failedFrom = Infinity;
+  /** In failure mode: everything not known durable, merged in order (undefined = delete). */
+  private unwritten = new Map<string, Json | undefined>();
+  private retryTimer: ReturnType<typeof setTimeout> | undefined;
+  private retryDelay: number;
+  private retrying = false;
+
+  // ---- inputs, timers, clients ----
+  private flushQueued = false;
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  private timerAt = Infinity;
+  private nextReqId = 1;
+  private readonly pending = new Map<number, PendingRequest>();
+  private readonly eventListeners = new Set<(e: WatchEvent) => void>();
+  private readonly signalListeners = new Set<(from: PeerId, data: Json) => void>();
+  private readonly failureListeners = new Set<(f: StorageFailure | null) => void>();
+  private readonly probes = new Map<number, { peer: PeerId; resolve: (a: MembershipAnswer) => void; timer: ReturnType<typeof setTimeout> }>();
+  private nextProbe = PROBE_SEQ_BASE;
+  private started = false;
+  private closed = false;
+  readonly stats = { messages_in: 0, messages_out: 0, send_errors: 0, batches_written: 0, acks_dropped: 0, replies_failed: 0, link_downs: 0, handler_errors: 0 };
+
+  constructor(opts: DriverOptions) {
+    this.limits = { ...DEFAULT_DRIVER_LIMITS, ...opts.limits };
+    this.retryDelay = this.limits.storage_retry_ms;
+    this.now = opts.now ?? monotonicWallClock();
+    this.storage = opts.storage;
+    this.network = opts.network;
+    if (opts.network.self !== opts.id) throw new Error(`network is for peer ${opts.network.self}, driver for ${opts.id}`);
+    const stored = storedIdentity(opts.records);
+    if (stored !== null && stored !== opts.id) throw new Error(`storage belongs to peer ${stored}, not ${opts.id}`);
+    this.peer = new Peer({
+      env: { now: this.now, random: opts.random ?? Math.random },
+      config: opts.config,
+      stored: opts.records,
+      id: opts.id,
+    });
+    this.network.onMessage((from, data) => this.onMessage(from, data));
+    this.network.onLinkDown((p) => this.onLinkDown(p));
+    // The constructor may already want to persist (a new peer's identity).
+    this.queueFlush();
+  }
+
+  /**
+   * Loads storage and builds a driver: the stored identity when there is one, otherwise the
+   * id chooseId gives (a new peer, or one whose storage was lost).
+   */
+  static async open(opts: Omit<DriverOptions, 'records' | 'id' | 'network'> & {
+    network: (self: PeerId) => NetworkAdapter;
+    chooseId: () => PeerId | Promise<PeerId>;
+  }): Promise<Driver> {
+    const records = await opts.storage.loadAll();
+    const id = storedIdentity(records) ?? (await opts.chooseId());
+    return new Driver({ ...opts, records, id, network: opts.network(id) });
+  }
+
+  get id(): PeerId {
+    return this.peer.id;
+  }
+
+  /** Whether the peer came back with a stored identity (a restart) rather than a new one. */
+  get restored(): boolean {
+    return this.peer.store.restored;
+  }
+
+  get ringStatus(): RingStatus {
+    return this.peer.ring.status;
+  }
+
+  get storageFailure(): StorageFailure | null {
+    return this.failure;
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /** Create a ring (no contacts) or join one through the contacts. */
+  start(contacts: readonly PeerId[]): void {
+    if (this.closed || this.started) return;
+    this.started = true;
+    this.peer.start(contacts);
+    this.flush();
+  }
+
+  /** More peers to try while joining (the bootstrap learned of others). */
+  addJoinContacts(contacts: readonly PeerId[]): void {
+    if (this.closed || this.peer.ring.status !== 'joining') return;
+    this.peer.ring.addJoinContacts(contacts.filter(isId));
+    this.flush();
+  }
+
+  /**
+   * Give up joining and create a ring. Only for a bootstrap that has established that no
+   * ring is reachable (see runtime-peer.ts): two rings never merge.
+   */
+  createRingInstead(): void {
+    if (this.closed || this.peer.ring.status !== 'joining') return;
+    this.peer.ring.create();
+    this.flush();
+  }
+
+  /** A client operation; resolves with its reply (errors are replies too, never rejections). */
+  request(op: ClientOp): Promise<ClientReply> {
+    const reqId = this.nextReqId++;
+    if (this.closed) return Promise.resolve({ reqId, ok: false, code: 'stopped', message: 'peer is closed' });
+    if (this.pending.size >= this.limits.requests_in_flight_max) {
+      return Promise.resolve({ reqId, ok: false, code: 'limit', message: `more than ${this.limits.requests_in_flight_max} requests in flight` });
+    }
+    return new Promise((resolve) => {
+      this.pending.set(reqId, { op: typeof op === 'object' && op !== null ? op.op : 'unknown' as ClientOp['op'], resolve });
+      try {
+        this.peer.request({ reqId, op });
+      } catch (e) {
+        // The peer validates ops; a throw here is a bug, reported to the caller, not fatal.
+        this.pending.delete(reqId);
+        resolve({ reqId, ok: false, code: 'invalid', message: `request failed: ${e instanceof Error ? e.message : String(e)}` });
+      }
+      this.queueFlush();
+    });
+  }
+
+  onEvent(cb: (e: WatchEvent) => void): () => void {
+    this.eventListeners.add(cb);
+    return () => this.eventListeners.delete(cb);
+  }
+
+  /** Signaling data that reached us through the ring (WebRTC offers and answers). */
+  onSignal(cb: (from: PeerId, data: Json) => void): () => void {
+    this.signalListeners.add(cb);
+    return () => this.signalListeners.delete(cb);
+  }
+
+  /** Called when the storage fails (with the failure) and when it recovers (with null). */
+  onStorageFailure(cb: (f: StorageFailure | null) => void): () => void {
+    this.failureListeners.add(cb);
+    return () => this.failureListeners.delete(cb);
+  }
+
+  /**
+   * Ask peers whether they are ring members, with the failure detector's own ping (every
+   * peer answers it, a joining one with member = false). Used by the bootstrap to tell a
+   * ring from a crowd of joiners.
+   */
+  probeMembership(peers: readonly PeerId[], timeoutMs: number): Promise<Map<PeerId, MembershipAnswer>> {
+    const answers = peers.filter((p) => isId(p) && p !== this.id).map(
+      (peer) =>
+        new Promise<[PeerId, MembershipAnswer]>((resolve) => {
+          if (this.closed) return resolve([peer, 'silent']);
+          const seq = this.nextProbe++;
+          const timer = setTimeout(() => {
+            this.probes.delete(seq);
+            resolve([peer, 'silent']);
+          }, timeoutMs);
+          this.probes.set(seq, { peer, resolve: (a) => resolve([peer, a]), timer });
+          this.transmit({ to: peer, msg: { t: 'ping', seq } });
+        }),
+    );
+    return Promise.all(answers).then((list) => new Map(list));
+  }
+
+  /** A snapshot for consoles and tests. */
+  async status(): Promise<DriverStatus> {
+    let usage: StorageUsage | null = null;
+    if (!this.closed && (this.failure === null || this.failure.retrying)) {
+      usage = await this.storage.usage().catch(() => null);
+    }
+    return { ...this.snapshot(), storage: usage };
+  }
+
+  /** status() without the storage figures (synchronous). */
+  snapshot(): Omit<DriverStatus, 'storage'> {
+    const ring = this.peer.ring;
+    const known = new Set<PeerId>([this.id]);
+    if (ring.status === 'in' || ring.status === 'leaving') {
+      if (ring.pred !== null) known.add(ring.pred);
+      for (const s of ring.succs) known.add(s);
+      for (const f of this.peer.router.fingers.peers()) known.add(f);
+    }
+    for (const s of this.peer.fd.suspected()) if (s !== this.id) known.delete(s);
+    return {
+      id: this.id,
+      ring: ring.status,
+      ringSize: known.size,
+      ringSizeEstimate: estimateRingSize(this.id, ring.succs),
+      pred: ring.pred,
+      succs: ring.succs.slice(),
+      connected: this.closed ? [] : this.network.connectedPeers().sort((a, b) => a - b),
+      storageFailure: this.failure,
+      requestsInFlight: this.pending.size,
+      heldOutputs: this.held.length,
+      writesInFlight: this.inFlight.size,
+      items: this.peer.store.entries.size,
+    };
+  }
+
+  /**
+   * Graceful leave: hand our ranges to our successor, wait until it acknowledged them (or
+   * leave_timeout_ms), then close.
+   */
+  async leave(): Promise<void> {
+    if (this.closed) return;
+    this.peer.leave();
+    this.flush();
+    const deadline = this.now() + this.limits.leave_timeout_ms;
+    while (!this.closed && !this.peer.finished && this.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    // Let the last acknowledgements of durable state leave.
+    await this.settleWrites(2_000);
+    await this.close();
+  }
+
+  /** Stops at once (as a crash would, but cleanly): pending requests fail with 'stopped'. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    clearTimeout(this.timer);
+    clearTimeout(this.retryTimer);
+    for (const p of this.probes.values()) clearTimeout(p.timer);
+    this.probes.clear();
+    this.held = [];
+    const pending = [...this.pending];
+    this.pending.clear();
+    for (const [reqId, p] of pending) p.resolve({ reqId, ok: false, code: 'stopped', message: 'peer closed' });
+    await this.network.close().catch(() => {});
+    await this.storage.close().catch(() => {});
+  }
+
+  // ------------------------------------------------------------------ inputs
+
+  private onMessage(from: PeerId, data: string): void {
+    if (this.closed) return;
+    this.stats.messages_in++;
+    if (this.probes.size > 0 && data.startsWith('{"t":"pong"')) this.checkProbe(from, data);
+    this.peer.receiveRaw(from, data);
+    this.queueFlush();
+  }
+
+  private checkProbe(from: PeerId, data: string): void {
+    const r = decode(data);
+    if (!r.ok || r.msg.t !== 'pong') return;
+    const probe = this.probes.get(r.msg.seq);
+    if (!probe || probe.peer !== from) return;
+    this.probes.delete(r.msg.seq);
+    clearTimeout(probe.timer);
+    probe.resolve(r.msg.member ? 'member' : 'not-member');
+  }
+
+  private onLinkDown(p: PeerId): void {
+    if (this.closed) return;
+    this.stats.link_downs++;
+    // A closed tab is seen within milliseconds; do not wait out the heartbeat timeout. A
+    // false suspicion only delays (the failure detector's contract), so this is safe.
+    if (this.peer.fd.watchedPeers().includes(p)) {
+      this.peer.fd.suspect(p);
+      this.queueFlush();
+    }
+  }
+
+  private onTimer(): void {
+    this.timer = undefined;
+    this.timerAt = Infinity;
+    if (this.closed) return;
+    this.peer.tick();
+    this.flush();
+  }
+
+  // ------------------------------------------------------------------ outputs
+
+  /** Inputs of one task share one drain: their writes become one batch. */
+  private queueFlush(): void {
+    if (this.flushQueued) return;
+    this.flushQueued = true;
+    queueMicrotask(() => {
+      this.flushQueued = false;
+      this.flush();
+    });
+  }
+
+  private flush(): void {
+    if (this.closed) return;
+    let out: Output;
+    try {
+      out = this.peer.drain();
+    } catch (e) {
+      this.reportHandlerError(e);
+      return;
+    }
+    for (const env of out.send) this.transmit(env);
+    for (const e of out.events) for (const l of this.eventListeners) this.callListener(() => l(e));
+    for (const s of out.signals) for (const l of this.signalListeners) this.callListener(() => l(s.from, s.data));
+    if (out.persist) this.persist(out.persist);
+    if (out.sendAfterPersist.length > 0 || out.replies.length > 0) {
+      if (this.failure !== null) this.releaseFailed(out.sendAfterPersist, out.replies);
+      else if (this.durableUpTo === this.issued) this.release(out.sendAfterPersist, out.replies);
+      else if (this.held.length >= this.limits.held_outputs_max) this.releaseFailed(out.sendAfterPersist, out.replies, 'too many outputs waiting for storage');
+      else this.held.push({ batch: this.issued, envelopes: out.sendAfterPersist, replies: out.replies });
+    }
+    this.arm(out.wakeAt);
+  }
+
+  private arm(wakeAt: number | null): void {
+    if (wakeAt === null || wakeAt >= this.timerAt) return;
+    clearTimeout(this.timer);
+    this.timerAt = wakeAt;
+    const delay = Math.min(this.limits.timer_delay_max_ms, Math.max(0, wakeAt - this.now()));
+    this.timer = setTimeout(() => this.onTimer(), delay);
+  }
+
+  private transmit(env: Envelope): void {
+    if (this.closed) return;
+    try {
+      this.network.send(env.to, encode(env.msg));
+      this.stats.messages_out++;
+    } catch (e) {
+      // Oversized (a bug above: limits should prevent it) or closed: dropped and counted.
+      this.stats.send_errors++;
+      if (!(e instanceof NetworkError)) this.reportHandlerError(e);
+    }
+  }
+
+  private release(envelopes: Envelope[], replies: ClientReply[]): void {
+    for (const env of envelopes) this.transmit(env);
+    for (const r of replies) this.answer(r);
+  }
+
+  /**
+   * Outputs whose state could not be made durable: protocol acknowledgements are dropped,
+   * client replies that acknowledge a write become errors, other replies go out.
+   */
+  private releaseFailed(envelopes: Envelope[], replies: ClientReply[], why?: string): void {
+    this.stats.acks_dropped += envelopes.length;
+    const reason = why ?? `storage failed (${this.failure?.code ?? 'io'}): ${this.failure?.message ?? ''}`;
+    for (const r of replies) {
+      const p = this.pending.get(r.reqId);
+      if (!p || !ACKNOWLEDGING_OPS.has(p.op)) {
+        this.answer(r);
+        continue;
+      }
+      this.stats.replies_failed++;
+      if (p.op === 'tx_commit' && (r.ok || r.code === 'unknown')) {
+        this.answer({ reqId: r.reqId, ok: false, code: 'unknown', message: `commit outcome unknown: ${reason}; retry with the same transaction id to learn it` });
+      } else if (r.ok) {
+        this.answer({ reqId: r.reqId, ok: false, code: 'unavailable', message: reason });
+      } else this.answer(r); // a failure acknowledges nothing
+    }
+  }
+
+  private answer(r: ClientReply): void {
+    const p = this.pending.get(r.reqId);
+    if (!p) return;
+    this.pending.delete(r.reqId);
+    p.resolve(r);
+  }
+
+  // ------------------------------------------------------------------ storage
+
+  private persist(batch: WriteBatch): void {
+    if (this.failure !== null) {
+      mergeInto(this.unwritten, batch);
+      return;
+    }
+    const n = ++this.issued;
+    this.inFlight.set(n, batch);
+    this.storage.write(batch).then(
+      () => this.written(n),
+      (e: unknown) => this.writeFailed(n, e),
+    );
+  }
+
+  private written(n: number): void {
+    if (this.superseded.delete(n)) return; // folded into the failure mode's rewrite
+    this.stats.batches_written++;
+    this.inFlight.delete(n);
+    this.completed.add(n);
+    this.advance();
+  }
+
+  /** Moves durableUpTo over contiguous completed batches and releases what waited for them. */
+  private advance(): void {
+    while (this.completed.has(this.durableUpTo + 1)) this.completed.delete(++this.durableUpTo);
+    if (this.closed) return;
+    let i = 0;
+    while (i < this.held.length && this.held[i]!.batch <= this.durableUpTo) i++;
+    if (i === 0) return;
+    const ready = this.held.splice(0, i);
+    for (const h of ready) this.release(h.envelopes, h.replies);
+  }
+
+  private writeFailed(n: number, e: unknown): void {
+    if (this.superseded.delete(n) || this.closed) return;
+    const err = e instanceof StorageError ? e : new StorageError('io', e instanceof Error ? e.message : String(e));
+    const permanent = isPermanent(err);
+    this.failedFrom = Math.min(this.failedFrom, n);
+    // Batch n and every later one in flight are rewritten as one merged batch, issued after
+    // them, so it wins whichever of them the storage applied. Their own results no longer
+    // matter: they count as done for ordering, since nothing held depends on them any more.
+    const rewrite = new Map<string, Json | undefined>();
+    for (const [b, batch] of [...this.inFlight].sort(([a], [c]) => a - c)) {
+      if (b < n) continue;
+      mergeInto(rewrite, batch);
+      this.inFlight.delete(b);
+      if (b !== n) this.superseded.add(b);
+      this.completed.add(b);
+    }
+    for (const [k, v] of this.unwritten) rewrite.set(k, v);
+    this.unwritten = rewrite;
+    this.failure = { code: err.code, message: err.message, since: this.failure?.since ?? this.now(), retrying: !permanent };
+    const keep: Held[] = [];
+    for (const h of this.held) {
+      if (h.batch >= n) this.releaseFailed(h.envelopes, h.replies);
+      else keep.push(h);
+    }
+    this.held = keep;
+    this.advance();
+    for (const l of this.failureListeners) this.callListener(() => l(this.failure));
+    if (!permanent) this.scheduleRetry();
+    else clearTimeout(this.retryTimer);
+  }
+
+  private scheduleRetry(): void {
+    if (this.retrying || this.closed) return;
+    clearTimeout(this.retryTimer);
+    this.retryTimer = setTimeout(() => void this.retry(), this.retryDelay);
+    this.retryDelay = Math.min(this.limits.storage_retry_max_ms, Math.max(this.limits.storage_retry_ms, this.retryDelay * 2));
+  }
+
+  /** Rewrite everything not yet durable; on success, leave failure mode. */
+  private async retry(): Promise<void> {
+    if (this.closed || this.failure === null || !this.failure.retrying) return;
+    this.retrying = true;
+    const attempt = this.unwritten;
+    this.unwritten = new Map();
+    try {
+      await this.storage.write(toBatch(attempt));
+    } catch (e) {
+      this.retrying = false;
+      // Put it back under what arrived meanwhile (newer values win).
+      for (const [k, v] of this.unwritten) attempt.set(k, v);
+      this.unwritten = attempt;
+      const err = e instanceof StorageError ? e : new StorageError('io', String(e));
+      this.failure = { ...this.failure!, code: err.code, message: err.message, retrying: !isPermanent(err) };
+      for (const l of this.failureListeners) this.callListener(() => l(this.failure));
+      if (this.failure.retrying) this.scheduleRetry();
+      return;
+    }
+    this.retrying = false;
+    if (this.closed) return;
+    if (this.unwritten.size > 0) {
+      // More arrived while we wrote: make that durable too before trusting storage again.
+      this.retryDelay = 0;
+      this.scheduleRetry();
+      return;
+    }
+    // Durable state equals memory again; the acknowledgements dropped meanwhile are message
+    // loss, which the protocol's retries repair.
+    this.failure = null;
+    this.failedFrom = Infinity;
+    this.retryDelay = this.limits.storage_retry_ms;
+    for (const l of this.failureListeners) this.callListener(() => l(null));
+  }
+
+  /** Waits (bounded) until nothing is waiting for storage. */
+  private async settleWrites(timeoutMs: number): Promise<void> {
+    const deadline = this.now() + timeoutMs;
+    while (this.held.length > 0 && this.failure === null && this.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+  }
+
+  private callListener(fn: () => void): void {
+    try {
+      fn();
+    } catch (e) {
+      this.reportHandlerError(e);
+    }
+  }
+
+  private reportHandlerError(e: unknown): void {
+    this.stats.handler_errors++;
+    // Surface it outside the driver's own call stack, so one bad listener stops nothing.
+    setTimeout(() => {
+      throw e;
+    }, 0);
+  }
+}
+
+/** The key/value API's link to a driver in the same thread (Node peer, tests). */
+export function driverLink(driver: Driver): PeerLink {
+  return { request: (op) => driver.request(op), onEvent: (cb) => driver.onEvent(cb) };
+}
+
+/** The storage is gone (deleted, closed) or refuses the data: retrying cannot help. */
+function isPermanent(err: StorageError): boolean {
+  return err.code === 'corrupt' || err.code === 'closed' || err.code === 'invalid';
+}
+
+function mergeInto(map: Map<string, Json | undefined>, batch: WriteBatch): void {
+  for (const [k, v] of batch.puts) map.set(k, v);
+  for (const k of batch.dels) map.set(k, undefined);
+}
+
+function toBatch(map: Map<string, Json | undefined>): WriteBatch {
+  const puts: Array<[string, Json]> = [];
+  const dels: string[] = [];
+  for (const [k, v] of map) {
+    if (v === undefined) dels.push(k);
+    else puts.push([k, v]);
+  }
+  return { puts, dels };
+}
+
+/** N from the spacing of the successor list: k successors span k/N of the circle. */
+function estimateRingSize(self: PeerId, succs: readonly PeerId[]): number {
+  const distinct = [...new Set(succs)].filter((s) => s !== self);
+  if (distinct.length === 0) return 1;
+  if (distinct.length < succs.length || succs.includes(self)) return distinct.length + 1;
+  const span = dist(self, distinct[distinct.length - 1]!);
+  return span === 0 ? distinct.length + 1 : Math.max(distinct.length + 1, Math.round((distinct.length * ID_SPACE) / span));
+}
