@@ -1,0 +1,282 @@
+import { limits, type Db, type Json, type Tx } from '../../src/api/index.ts';
+import { analyse } from './wikitext.ts';
+import { normalizeTitle } from './titles.ts';
+import { splitText } from './text-chunks.ts';
+
+/**
+ * The wiki on the store, after Scalaris' Wikipedia: a page maps to its current revision
+ * and its revision list; category member lists and backlink lists are items of their own.
+ *
+ *   wiki:page:<title>        PageRecord: current revision, recent history, links, categories
+ *   wiki:rev:<title>#<n>     RevisionRecord: who, when, why, how many text chunks, links
+ *   wiki:text:<title>#<n>#<i> one chunk of the revision's text (values are ≤ 128 KiB)
+ *   wiki:cat:<name>          titles of the pages in category <name>
+ *   wiki:linkshere:<title>   titles of the pages that link to <title> (it may not exist)
+ *   wiki:titles:<letter>     every title starting with <letter> (for "All pages")
+ *
+ * Saving is one transaction: it checks that the page is still at the revision the editor
+ * started from, appends the revision, and updates category and backlink lists. A
+ * transaction may touch at most 64 keys, so when a save changes more lists than fit, the
+ * rest is brought up to date by follow-up transactions (`indexed` records how far the
+ * lists are known to be right, so any tab can finish the job if this one goes away).
+ */
+
+export const key = {
+  page: (t: string) => `wiki:page:${t}`,
+  rev: (t: string, n: number) => `wiki:rev:${t}#${n}`,
+  text: (t: string, n: number, i: number) => `wiki:text:${t}#${n}#${i}`,
+  category: (name: string) => `wiki:cat:${name}`,
+  linksHere: (t: string) => `wiki:linkshere:${t}`,
+  titles: (t: string) => `wiki:titles:${String.fromCodePoint(t.codePointAt(0) ?? 63)}`,
+};
+
+/** Revisions listed in the page record, newest first; older ones stay readable by number. */
+export const history_in_page_max = 50;
+/** Keys one transaction may touch (the store's limit). */
+const tx_keys_max = limits.tx_keys_max;
+/** Revisions read back at most when repairing lists whose update was interrupted. */
+const repair_revisions_max = 20;
+
+export interface RevisionSummary {
+  n: number;
+  time: number;
+  author: string;
+  comment: string;
+  bytes: number;
+}
+
+export interface PageRecord {
+  title: string;
+  rev: number;
+  history: RevisionSummary[];
+  links: string[];
+  categories: string[];
+  redirect: string | null;
+  /** Category and backlink lists are right for this revision (lags `rev` while follow-ups run). */
+  indexed: number;
+  /** Hash of the current text: an import of the same text is skipped. */
+  textHash: string;
+}
+
+export interface RevisionRecord extends RevisionSummary {
+  chunks: number;
+  links: string[];
+  categories: string[];
+}
+
+export interface Page {
+  record: PageRecord;
+  revision: RevisionRecord;
+  text: string;
+}
+
+/** Someone saved the page since the editor opened it; nothing was written. */
+export class EditConflictError extends Error {
+  constructor(
+    readonly title: string,
+    readonly baseRev: number,
+    readonly currentRev: number,
+  ) {
+    super(`“${title}” was changed by someone else (now revision ${currentRev}; you started from ${baseRev === 0 ? 'a new page' : `revision ${baseRev}`})`);
+    this.name = 'EditConflictError';
+  }
+}
+
+export interface SaveRequest {
+  title: string;
+  text: string;
+  /** Revision the editor started from; 0 for a new page. */
+  baseRev: number;
+  author: string;
+  comment: string;
+  /** Time of the revision (ms since epoch); now unless importing. */
+  time?: number;
+}
+
+export interface SaveResult {
+  rev: number;
+  /** Lists still to update after the save's own transaction (0 when it did everything). */
+  deferred: number;
+}
+
+/** A cheap 53-bit string hash (cyrb53): enough to tell an unchanged text on re-import. */
+export function textHash(s: string): string {
+  let h1 = 0xdeadbeef;
+  let h2 = 0x41c6ce57;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    h1 = Math.imul(h1 ^ c, 2654435761);
+    h2 = Math.imul(h2 ^ c, 1597334677);
+  }
+  h1 = Math.imul(h1 ^ (h1 >>> 16), 2246822507) ^ Math.imul(h2 ^ (h2 >>> 13), 3266489909);
+  h2 = Math.imul(h2 ^ (h2 >>> 16), 2246822507) ^ Math.imul(h1 ^ (h1 >>> 13), 3266489909);
+  return (4294967296 * (2097151 & h2) + (h1 >>> 0)).toString(36);
+}
+
+function listKeysOf(links: readonly string[], categories: readonly string[]): string[] {
+  return [...categories.map(key.category), ...links.map(key.linksHere)];
+}
+
+/** Put title in (or take it out of) the list at listKey, writing only when that changes it. */
+async function setMember(tx: Tx, listKey: string, title: string, member: boolean): Promise<void> {
+  const list = ((await tx.get(listKey)) as string[] | undefined) ?? [];
+  const has = list.includes(title);
+  if (has === member) return;
+  if (member) tx.write(listKey, [...list, title]);
+  else if (list.length === 1) tx.delete(listKey);
+  else tx.write(listKey, list.filter((t) => t !== title));
+}
+
+export class WikiStore {
+  constructor(private readonly db: Db) {}
+
+  async page(titleRaw: string): Promise<PageRecord | undefined> {
+    return (await this.db.get(key.page(normalizeTitle(titleRaw)))) as PageRecord | undefined;
+  }
+
+  /** A page with the text of revision n (the current one by default), or undefined. */
+  async load(titleRaw: string, n?: number): Promise<Page | undefined> {
+    const title = normalizeTitle(titleRaw);
+    const record = await this.page(title);
+    if (!record) return undefined;
+    const want = n ?? record.rev;
+    const revision = (await this.db.get(key.rev(title, want))) as RevisionRecord | undefined;
+    if (!revision) return undefined;
+    const chunks = await Promise.all(Array.from({ length: revision.chunks }, (_, i) => this.db.get(key.text(title, want, i))));
+    return { record, revision, text: chunks.map((c) => (typeof c === 'string' ? c : '')).join('') };
+  }
+
+  async revision(titleRaw: string, n: number): Promise<RevisionRecord | undefined> {
+    return (await this.db.get(key.rev(normalizeTitle(titleRaw), n))) as RevisionRecord | undefined;
+  }
+
+  async categoryMembers(name: string): Promise<string[]> {
+    return (((await this.db.get(key.category(normalizeTitle(name)))) as string[] | undefined) ?? []).slice().sort();
+  }
+
+  async linksHere(titleRaw: string): Promise<string[]> {
+    return (((await this.db.get(key.linksHere(normalizeTitle(titleRaw)))) as string[] | undefined) ?? []).slice().sort();
+  }
+
+  async titlesStartingWith(letter: string): Promise<string[]> {
+    return (((await this.db.get(key.titles(letter))) as string[] | undefined) ?? []).slice().sort();
+  }
+
+  /** Which of these titles exist (reads in parallel, a bounded number at a time). */
+  async existing(titles: readonly string[], concurrency = 24): Promise<Set<string>> {
+    const out = new Set<string>();
+    let next = 0;
+    const worker = async () => {
+      while (next < titles.length) {
+        const t = titles[next++]!;
+        if ((await this.db.get(key.page(t))) !== undefined) out.add(t);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(concurrency, titles.length) }, worker));
+    return out;
+  }
+
+  /**
+   * Save a new revision in one transaction. Throws EditConflictError when the page moved
+   * on from baseRev (the caller still has its text: nothing is lost).
+   */
+  async save(req: SaveRequest): Promise<SaveResult> {
+    const title = normalizeTitle(req.title);
+    if (!title) throw new Error('a page needs a title');
+    const facts = analyse(req.text);
+    const links = facts.links.filter((l) => l !== title);
+    const chunks = splitText(req.text);
+    const time = req.time ?? Date.now();
+    const bytes = new TextEncoder().encode(req.text).length;
+    const result = await this.db.transact(async (tx) => {
+      const old = (await tx.get(key.page(title))) as PageRecord | undefined;
+      const current = old?.rev ?? 0;
+      if (current !== req.baseRev) throw new EditConflictError(title, req.baseRev, current);
+      const n = current + 1;
+      const summary: RevisionSummary = { n, time, author: req.author, comment: req.comment, bytes };
+      const rev: RevisionRecord = { ...summary, chunks: chunks.length, links, categories: facts.categories };
+      tx.write(key.rev(title, n), rev as unknown as Json);
+      chunks.forEach((c, i) => tx.write(key.text(title, n, i), c));
+      if (!old) await setMember(tx, key.titles(title), title, true);
+      // Lists whose membership changes, categories first (few, and the most visible).
+      const before = new Set(old ? listKeysOf(old.links, old.categories) : []);
+      const after = new Set(listKeysOf(links, facts.categories));
+      const changes: Array<[string, boolean]> = [
+        ...[...after].filter((k) => !before.has(k)).map((k) => [k, true] as [string, boolean]),
+        ...[...before].filter((k) => !after.has(k)).map((k) => [k, false] as [string, boolean]),
+      ];
+      const used = 2 + chunks.length + (old ? 0 : 1);
+      const room = Math.max(0, tx_keys_max - used);
+      const wasIndexed = !old || old.indexed === old.rev;
+      const now = wasIndexed ? changes.slice(0, room) : [];
+      for (const [k, member] of now) await setMember(tx, k, title, member);
+      const deferred = changes.length - now.length;
+      const record: PageRecord = {
+        title,
+        rev: n,
+        history: [summary, ...(old?.history ?? [])].slice(0, history_in_page_max),
+        links,
+        categories: facts.categories,
+        redirect: facts.redirect,
+        indexed: deferred === 0 && wasIndexed ? n : (old?.indexed ?? 0),
+        textHash: textHash(req.text),
+      };
+      tx.write(key.page(title), record as unknown as Json);
+      return { rev: n, deferred };
+    });
+    if (result.deferred > 0) await this.finishIndexing(title);
+    return result;
+  }
+
+  /**
+   * Bring the category and backlink lists of a page up to date with its current revision,
+   * in transactions of at most 64 keys. Safe to run from any tab, at any time, as often as
+   * wanted: each list is set from the page's current links, read in the same transaction.
+   * Returns the number of lists checked.
+   */
+  async finishIndexing(titleRaw: string, onProgress?: (done: number, total: number) => void): Promise<number> {
+    const title = normalizeTitle(titleRaw);
+    const rec = (await this.db.get(key.page(title))) as PageRecord | undefined;
+    if (!rec || rec.indexed === rec.rev) return 0;
+    // Every list touched by a revision since the last fully indexed one may be off.
+    const suspects = new Set(listKeysOf(rec.links, rec.categories));
+    const from = Math.max(rec.indexed, rec.rev - repair_revisions_max, 1);
+    for (let n = from; n < rec.rev; n++) {
+      const r = (await this.db.get(key.rev(title, n))) as RevisionRecord | undefined;
+      if (r) for (const k of listKeysOf(r.links, r.categories)) suspects.add(k);
+    }
+    const all = [...suspects];
+    const batch = tx_keys_max - 1; // the page record is read in every batch
+    for (let i = 0; i < all.length; i += batch) {
+      const part = all.slice(i, i + batch);
+      const last = i + batch >= all.length;
+      await this.db.transact(async (tx) => {
+        const cur = (await tx.get(key.page(title))) as PageRecord | undefined;
+        if (!cur) return;
+        const want = new Set(listKeysOf(cur.links, cur.categories));
+        for (const k of part) await setMember(tx, k, title, want.has(k));
+        if (last && cur.rev === rec.rev && cur.indexed !== cur.rev) tx.write(key.page(title), { ...cur, indexed: cur.rev } as unknown as Json);
+      });
+      onProgress?.(Math.min(i + batch, all.length), all.length);
+    }
+    return all.length;
+  }
+
+  /** Import one page: a new revision when its text differs from the current one, else nothing. */
+  async importPage(p: { title: string; text: string; author: string; comment: string; time: number }): Promise<'created' | 'updated' | 'unchanged'> {
+    for (let attempt = 0; ; attempt++) {
+      const rec = await this.page(p.title);
+      if (rec && rec.textHash === textHash(p.text)) {
+        if (rec.indexed !== rec.rev) await this.finishIndexing(p.title);
+        return 'unchanged';
+      }
+      try {
+        await this.save({ title: p.title, text: p.text, baseRev: rec?.rev ?? 0, author: p.author, comment: p.comment, time: p.time });
+        return rec ? 'updated' : 'created';
+      } catch (e) {
+        // Another tab imported or edited it meanwhile: look again.
+        if (!(e instanceof EditConflictError) || attempt >= 3) throw e;
+      }
+    }
+  }
+}
