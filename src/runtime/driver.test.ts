@@ -5,31 +5,11 @@ import type { StorageAdapter, StorageUsage, WriteBatch } from '../adapters/stora
 import { Db } from '../api/db.ts';
 import { CommitUnknownError, AbortedError } from '../api/errors.ts';
 import type { Json, PeerId } from '../core/types.ts';
-import type { PeerConfig } from '../peer/config.ts';
 import { chooseJoinId } from '../replication/replicas.ts';
 import { Driver, driverLink, storedIdentity } from './driver.ts';
+import { fastConfig } from './testing.ts';
 
-/**
- * The real-time driver with real timers, MemoryNetwork and MemoryStorage. Timers are
- * shortened (heartbeats of 50 ms) so that a ring forms and heals in well under a second.
- */
-export const fastConfig: Partial<PeerConfig> = {
-  heartbeat_interval_ms: 50,
-  fd_timeout_min_ms: 300,
-  suspect_probe_interval_ms: 300,
-  finger_fix_interval_ms: 100,
-  join_retry_ms: 100,
-  lookup_timeout_ms: 1000,
-  request_timeout_ms: 1000,
-  read_timeout_ms: 300,
-  tx_commit_timeout_ms: 500,
-  tx_outcome_timeout_ms: 3000,
-  tx_recovery_timeout_ms: 1000,
-  tp_inquiry_ms: 1000,
-  repair_interval_ms: 100,
-  anti_entropy_interval_ms: 1000,
-  handover_retry_ms: 300,
-};
+/** The real-time driver with real timers, MemoryNetwork and MemoryStorage (timers shortened: see testing.ts). */
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

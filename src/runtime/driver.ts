@@ -241,6 +241,14 @@ export class Driver {
     this.flush();
   }
 
+  /** Join through these peers from now on (they answered as members): replaces the contacts. */
+  joinVia(contacts: readonly PeerId[]): void {
+    const valid = contacts.filter((c) => isId(c) && c !== this.id);
+    if (this.closed || this.peer.ring.status !== 'joining' || valid.length === 0) return;
+    this.peer.ring.join(valid);
+    this.flush();
+  }
+
   /**
    * Give up joining and create a ring. Only for a bootstrap that has established that no
    * ring is reachable (see runtime-peer.ts): two rings never merge.

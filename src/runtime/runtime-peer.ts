@@ -1,0 +1,363 @@
+/**
+ * A peer as a runtime runs it (browser worker, Node): the driver, plus how it finds its ring
+ * and carries WebRTC signaling. Shared by worker/peer-worker.ts and the Node peer.
+ *
+ * Bootstrap (DESIGN.md 6): the signaling server is used to reach the ring, nothing more.
+ * 1. Identity: the stored one (a restart), else a new id placed by chooseJoinId between the
+ *    peers the server names. Learning them needs a room member id, so a new peer first
+ *    joins the room briefly under a throwaway id (a "scout"), then under its real id.
+ * 2. The real join returns up to 8 peers of the room: none means there is no ring, and this
+ *    peer creates one; otherwise it joins through them.
+ * 3. A peer still joining after stuck_ms asks the server for fresh peers and probes them
+ *    (the failure detector's ping; members answer member = true). It joins through members
+ *    when there are any. When every listed peer answers and none is a member (tabs that
+ *    opened at the same moment, or a whole ring restarting: each joins another), the one
+ *    with the smallest id creates the ring and the others join it. A silent peer may be a
+ *    member we cannot reach, so silence never lets anyone create a ring: two rings would
+ *    never merge.
+ *
+ * Signal carriers: while this peer is not in the ring, signals go through the server. Once
+ * in, they go through the overlay ({op: 'signal'}, delivered only to the peer with exactly
+ * that id), except to a peer whose last signal came through the server (it may be a joiner,
+ * which the overlay cannot reach). When the server is gone, everything goes through the
+ * overlay: a running ring keeps opening connections.
+ */
+import type { NetworkAdapter } from '../adapters/network.ts';
+import type { StorageAdapter } from '../adapters/storage.ts';
+import { isJson } from '../core/json.ts';
+import { randomId } from '../core/id.ts';
+import type { Json, PeerId } from '../core/types.ts';
+import type { PeerConfig } from '../peer/config.ts';
+import type { ClientOp, ClientReply, WatchEvent } from '../peer/io.ts';
+import { chooseJoinId } from '../replication/replicas.ts';
+import { SignalingClient, SignalingError, type SignalingState, type WebSocketConstructor } from '../../signaling/client.ts';
+import { Driver, storedIdentity, type DriverLimits, type DriverStatus, type StorageFailure } from './driver.ts';
+
+export interface BootstrapLimits {
+  /** Joining longer than this (ms) makes the peer look for members itself. */
+  stuck_ms: number;
+  /** While stuck, how often (ms) it asks the server for peers and probes them. */
+  refresh_interval_ms: number;
+  /** How long (ms) a probed peer has to answer. */
+  probe_timeout_ms: number;
+  /** How long (ms) start() waits for the signaling server (the first attempt and reconnects). */
+  signaling_wait_ms: number;
+  /** One attempt (ms) to open a socket to the server and be joined. */
+  signaling_connect_timeout_ms: number;
+  /** Longest reconnect backoff (ms): a server that restarts must see the ring's members again soon. */
+  signaling_backoff_max_ms: number;
+  /** Remembered "last signal came through the server" entries. */
+  carriers_max: number;
+}
+
+export const DEFAULT_BOOTSTRAP_LIMITS: BootstrapLimits = {
+  stuck_ms: 3_000,
+  refresh_interval_ms: 2_000,
+  probe_timeout_ms: 1_500,
+  signaling_wait_ms: 15_000,
+  signaling_connect_timeout_ms: 5_000,
+  signaling_backoff_max_ms: 5_000,
+  carriers_max: 1_024,
+};
+
+export interface RuntimePeerOptions {
+  room: string;
+  /** ws:// or wss:// address of the bootstrap server. */
+  signaling: string;
+  /** WebSocket implementation (the global one unless given; Node 20 has none: pass ws's). */
+  WebSocket?: WebSocketConstructor;
+  storage: StorageAdapter;
+  /** The transport for this peer once its id is known. */
+  network: (self: PeerId) => NetworkAdapter;
+  config?: Partial<PeerConfig>;
+  driverLimits?: Partial<DriverLimits>;
+  bootstrap?: Partial<BootstrapLimits>;
+  random?: () => number;
+}
+
+export interface RuntimeStatus extends DriverStatus {
+  room: string;
+  restored: boolean;
+  signaling: SignalingState;
+  bootstrap: RuntimePeer['counters'];
+}
+
+export class RuntimePeer {
+  readonly driver: Driver;
+  readonly room: string;
+  private readonly opts: RuntimePeerOptions;
+  private readonly limits: BootstrapLimits;
+  private readonly signaling: SignalingClient;
+  /** Peers whose last signal reached us through the server. */
+  private readonly viaServer = new Set<PeerId>();
+  private readonly signalListeners = new Set<(from: PeerId, data: Json) => void>();
+  private stuckTimer: ReturnType<typeof setTimeout> | undefined;
+  private startedAt = 0;
+  private started = false;
+  private closed = false;
+  readonly counters = {
+    signals_out_server: 0,
+    signals_out_overlay: 0,
+    signals_in_server: 0,
+    signals_in_overlay: 0,
+    signals_dropped: 0,
+    signals_refused: 0,
+    stuck_rounds: 0,
+    rings_created: 0,
+  };
+
+  private constructor(driver: Driver, opts: RuntimePeerOptions) {
+    this.driver = driver;
+    this.opts = opts;
+    this.room = opts.room;
+    this.limits = { ...DEFAULT_BOOTSTRAP_LIMITS, ...opts.bootstrap };
+    this.signaling = new SignalingClient({
+      url: opts.signaling,
+      WebSocket: opts.WebSocket,
+      connectTimeoutMs: this.limits.signaling_connect_timeout_ms,
+      backoffMaxMs: this.limits.signaling_backoff_max_ms,
+      random: opts.random,
+    });
+    this.signaling.onSignal((from, data) => {
+      this.counters.signals_in_server++;
+      this.rememberServer(from);
+      this.emitSignal(from, data);
+    });
+    this.signaling.onJoined((peers) => this.driver.addJoinContacts(peers));
+    this.signaling.onError((err) => {
+      // The server could not deliver to that peer: try the overlay next time.
+      if (err.peer !== undefined) {
+        this.counters.signals_refused++;
+        this.viaServer.delete(err.peer);
+      }
+    });
+    this.driver.onSignal((from, data) => {
+      this.counters.signals_in_overlay++;
+      this.viaServer.delete(from);
+      this.emitSignal(from, data);
+    });
+  }
+
+  /** Loads storage and settles the identity (asking the server only for a new peer). */
+  static async open(opts: RuntimePeerOptions): Promise<RuntimePeer> {
+    const limits = { ...DEFAULT_BOOTSTRAP_LIMITS, ...opts.bootstrap };
+    const random = opts.random ?? Math.random;
+    const records = await opts.storage.loadAll();
+    let id = storedIdentity(records);
+    if (id === null) {
+      const known = await scout(opts, limits, random);
+      id = chooseJoinId(known, random);
+    }
+    const driver = new Driver({
+      storage: opts.storage,
+      records,
+      id,
+      network: opts.network(id),
+      config: opts.config,
+      limits: opts.driverLimits,
+      random,
+    });
+    return new RuntimePeer(driver, opts);
+  }
+
+  get id(): PeerId {
+    return this.driver.id;
+  }
+
+  /**
+   * Joins the room on the server and starts the peer: it creates the ring when the room is
+   * empty, else joins. Resolves once started (not yet joined: see waitJoined).
+   */
+  async start(): Promise<void> {
+    if (this.started || this.closed) return;
+    this.started = true;
+    const peers = await this.joinServer();
+    this.startedAt = Date.now();
+    if (peers.length === 0) this.counters.rings_created++;
+    this.driver.start(peers);
+    this.scheduleStuckCheck();
+  }
+
+  /** Resolves when the peer is in the ring; rejects after timeoutMs with what it is doing. */
+  async waitJoined(timeoutMs: number): Promise<void> {
+    const end = Date.now() + timeoutMs;
+    while (this.driver.ringStatus !== 'in') {
+      if (this.closed) throw new Error('peer closed while joining');
+      if (Date.now() > end) {
+        throw new Error(`not in the ring after ${timeoutMs} ms (ring status ${this.driver.ringStatus}, signaling ${this.signaling.currentState}); no member of room "${this.room}" answered`);
+      }
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+
+  request(op: ClientOp): Promise<ClientReply> {
+    return this.driver.request(op);
+  }
+
+  onEvent(cb: (e: WatchEvent) => void): () => void {
+    return this.driver.onEvent(cb);
+  }
+
+  onStorageFailure(cb: (f: StorageFailure | null) => void): () => void {
+    return this.driver.onStorageFailure(cb);
+  }
+
+  /** Signaling data for the local connection manager (from the server or the overlay). */
+  onSignal(cb: (from: PeerId, data: Json) => void): () => void {
+    this.signalListeners.add(cb);
+    return () => this.signalListeners.delete(cb);
+  }
+
+  /** Signaling data from the local connection manager, for peer `to`. Best effort. */
+  sendSignal(to: PeerId, data: unknown): void {
+    if (this.closed) return;
+    if (!isJson(data)) {
+      this.counters.signals_dropped++;
+      return;
+    }
+    const inRing = this.driver.ringStatus === 'in';
+    if (inRing && !this.viaServer.has(to)) return this.viaOverlay(to, data);
+    if (this.viaSignaling(to, data)) return;
+    if (inRing) return this.viaOverlay(to, data);
+    this.counters.signals_dropped++;
+  }
+
+  async status(): Promise<RuntimeStatus> {
+    const s = await this.driver.status();
+    return { ...s, room: this.room, restored: this.driver.restored, signaling: this.signaling.currentState, bootstrap: { ...this.counters } };
+  }
+
+  /** Graceful leave (hand over data), then close. */
+  async leave(): Promise<void> {
+    if (this.closed) return;
+    clearTimeout(this.stuckTimer);
+    await this.driver.leave();
+    await this.close();
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    clearTimeout(this.stuckTimer);
+    this.signaling.close();
+    await this.driver.close();
+  }
+
+  // ------------------------------------------------------------------ internals
+
+  private async joinServer(): Promise<PeerId[]> {
+    const first = this.signaling.join(this.room, this.id);
+    try {
+      return await first;
+    } catch (e) {
+      if (!(e instanceof SignalingError) || !retryable(e)) throw e;
+    }
+    // The client keeps reconnecting in the background: wait for a later join, bounded.
+    return new Promise<PeerId[]>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        off();
+        reject(new SignalingError('unreachable', `signaling server ${this.opts.signaling} not reachable within ${this.limits.signaling_wait_ms} ms`));
+      }, this.limits.signaling_wait_ms);
+      const off = this.signaling.onJoined((peers) => {
+        clearTimeout(timer);
+        off();
+        resolve(peers);
+      });
+    });
+  }
+
+  private scheduleStuckCheck(): void {
+    if (this.closed) return;
+    this.stuckTimer = setTimeout(() => void this.stuckCheck(), this.limits.refresh_interval_ms);
+  }
+
+  private async stuckCheck(): Promise<void> {
+    if (this.closed || this.driver.ringStatus !== 'joining') return;
+    if (Date.now() - this.startedAt < this.limits.stuck_ms) return this.scheduleStuckCheck();
+    this.counters.stuck_rounds++;
+    try {
+      const peers = (await this.signaling.peers()).filter((p) => p !== this.id);
+      if (this.closed || this.driver.ringStatus !== 'joining') return;
+      if (peers.length === 0) {
+        // Everyone we knew is gone from the room and nobody else is there.
+        this.counters.rings_created++;
+        this.driver.createRingInstead();
+        return;
+      }
+      const answers = await this.driver.probeMembership(peers, this.limits.probe_timeout_ms);
+      if (this.closed || this.driver.ringStatus !== 'joining') return;
+      const members = peers.filter((p) => answers.get(p) === 'member');
+      if (members.length > 0) this.driver.joinVia(members);
+      else if (peers.every((p) => answers.get(p) === 'not-member') && peers.every((p) => this.id < p)) {
+        this.counters.rings_created++;
+        this.driver.createRingInstead();
+        return;
+      } else this.driver.addJoinContacts(peers);
+    } catch {
+      // Server unreachable right now: try again next round.
+    }
+    this.scheduleStuckCheck();
+  }
+
+  private viaOverlay(to: PeerId, data: Json): void {
+    this.counters.signals_out_overlay++;
+    void this.driver.request({ op: 'signal', to, data }).then((r) => {
+      if (!r.ok) this.counters.signals_dropped++;
+    });
+  }
+
+  private viaSignaling(to: PeerId, data: Json): boolean {
+    try {
+      if (!this.signaling.signal(to, data)) return false;
+    } catch {
+      return false; // refused before sending (too large for the server): the overlay may take it
+    }
+    this.counters.signals_out_server++;
+    return true;
+  }
+
+  private rememberServer(peer: PeerId): void {
+    this.viaServer.delete(peer);
+    this.viaServer.add(peer);
+    if (this.viaServer.size > this.limits.carriers_max) this.viaServer.delete(this.viaServer.values().next().value as PeerId);
+  }
+
+  private emitSignal(from: PeerId, data: Json): void {
+    for (const l of this.signalListeners) {
+      try {
+        l(from, data);
+      } catch (e) {
+        setTimeout(() => {
+          throw e;
+        }, 0);
+      }
+    }
+  }
+}
+
+/** Failures a later attempt may fix (the server is down or restarting). */
+function retryable(e: SignalingError): boolean {
+  return e.code === 'unreachable' || e.code === 'timeout' || e.code === 'disconnected' || e.code === 'server-full' || e.code === 'rate-limited';
+}
+
+/**
+ * The peers of the room, seen under a throwaway id, so that a new peer can place itself
+ * between them. The scout leaves at once; peers that saw it in a list meanwhile find it
+ * silent and move on.
+ */
+async function scout(opts: RuntimePeerOptions, limits: BootstrapLimits, random: () => number): Promise<PeerId[]> {
+  const deadline = Date.now() + limits.signaling_wait_ms;
+  for (let attempt = 0; ; attempt++) {
+    const client = new SignalingClient({ url: opts.signaling, WebSocket: opts.WebSocket, reconnect: false, connectTimeoutMs: limits.signaling_connect_timeout_ms });
+    try {
+      return await client.join(opts.room, randomId(random));
+    } catch (e) {
+      if (!(e instanceof SignalingError) || !retryable(e) || Date.now() + 500 * 2 ** attempt > deadline) {
+        throw new SignalingError(e instanceof SignalingError ? e.code : 'unreachable', `cannot find the ring of room "${opts.room}": ${e instanceof Error ? e.message : String(e)}`);
+      }
+    } finally {
+      client.close();
+    }
+    await new Promise((r) => setTimeout(r, Math.min(4_000, 500 * 2 ** attempt)));
+  }
+}
