@@ -6,7 +6,7 @@
  */
 import { runSeed } from './vopr.ts';
 
-export const MUTANTS = ['read_one_replica', 'commit_minority', 'ack_before_persist', 'skip_validation', 'nonauth_answers'] as const;
+const MUTANTS = ['read_one_replica', 'commit_minority', 'ack_before_persist', 'skip_validation', 'nonauth_answers'] as const;
 
 const argv = process.argv.slice(2);
 const json = argv.includes('--json');

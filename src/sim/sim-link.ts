@@ -41,3 +41,8 @@ export async function drive<T>(sim: Simulation, promise: Promise<T>, limitMs = 1
   if (!settled) throw new Error(`simulation: promise did not settle within ${limitMs} virtual ms`);
   return promise;
 }
+
+/** Let virtual time pass while promise callbacks (API clients) keep running. */
+export function advance(sim: Simulation, ms: number): Promise<void> {
+  return drive(sim, new Promise<void>((resolve) => sim.schedule(sim.now + ms, resolve)), ms + 1000);
+}

@@ -46,6 +46,10 @@ type SimEvent =
 /** One simulated peer: the protocol state machine plus what the driver keeps for it. */
 export class SimNode {
   alive = true;
+  /** A paused peer (a frozen process, a throttled background tab) processes nothing; its input waits. */
+  paused = false;
+  /** Events that arrived while paused, replayed in order on resume. */
+  backlog: SimEvent[] = [];
   /** Bumped on every crash, so events meant for an earlier life are dropped. */
   incarnation = 0;
   wakeAt = Infinity;
@@ -91,8 +95,12 @@ export class Simulation {
   private readonly eventListeners: Array<(peer: PeerId, e: WatchEvent) => void> = [];
   private nextReqId = 1;
   private readonly replyCallbacks = new Map<number, (r: ClientReply) => void>();
+  /** Which peer each waiting request went to: a crash answers them with 'stopped'. */
+  private readonly requestPeer = new Map<number, PeerId>();
   /** Called after every event (invariant checks). */
   afterEvent: (() => void) | null = null;
+  /** Called before a message is delivered (tests plant faults at exact protocol points). */
+  beforeDeliver: ((from: PeerId, to: PeerId, msg: Msg) => void) | null = null;
 
   constructor(readonly opts: SimOptions) {
     this.rng = new Rng(opts.seed);
@@ -140,10 +148,20 @@ export class Simulation {
     const n = this.nodes.get(id);
     if (!n || !n.alive) return;
     n.alive = false;
+    n.paused = false;
+    n.backlog = [];
     n.incarnation++;
     n.disk.crash();
     n.held = [];
     this.trace.add(this.now, 3, id, 0, 0);
+    // Its clients (in the same tab) learn that their peer is gone.
+    for (const [reqId, peer] of [...this.requestPeer]) {
+      if (peer !== id) continue;
+      const cb = this.replyCallbacks.get(reqId);
+      this.replyCallbacks.delete(reqId);
+      this.requestPeer.delete(reqId);
+      this.schedule(this.now, () => cb?.({ reqId, ok: false, code: 'stopped', message: 'peer crashed' }));
+    }
   }
 
   /** Restart a crashed peer from its durable state; it rejoins through contact. */
@@ -181,6 +199,22 @@ export class Simulation {
     gone();
   }
 
+  /** Freeze a peer: nothing it receives is processed, none of its timers run, until resume(). */
+  pause(id: PeerId): void {
+    const n = this.nodes.get(id);
+    if (n && n.alive) n.paused = true;
+  }
+
+  resume(id: PeerId): void {
+    const n = this.nodes.get(id);
+    if (!n || !n.paused) return;
+    n.paused = false;
+    const backlog = n.backlog;
+    n.backlog = [];
+    // Everything that waited arrives now, in its original order.
+    for (const e of backlog) this.queue.push({ ...e, at: this.now, seq: this.queue.nextSeq() });
+  }
+
   live(): SimNode[] {
     return [...this.nodes.values()].filter((n) => n.alive);
   }
@@ -208,7 +242,10 @@ export class Simulation {
       cb?.({ reqId, ok: false, code: 'stopped', message: 'peer is down' });
       return reqId;
     }
-    if (cb) this.replyCallbacks.set(reqId, cb);
+    if (cb) {
+      this.replyCallbacks.set(reqId, cb);
+      this.requestPeer.set(reqId, id);
+    }
     n.peer.request({ reqId, op });
     this.flush(n);
     return reqId;
@@ -250,6 +287,12 @@ export class Simulation {
         const n = this.nodes.get(e.to);
         if (!n || !n.alive || n.incarnation !== e.incarnation) break;
         if (e.to !== e.from && !this.partitions.canSend(e.from, e.to)) break;
+        if (n.paused) {
+          n.backlog.push(e);
+          break;
+        }
+        this.beforeDeliver?.(e.from, e.to, e.msg);
+        if (!n.alive) break;
         this.delivered++;
         this.trace.add(e.at, 1, e.from, e.to, e.msg.t.length + e.msg.t.charCodeAt(0) * 31);
         if (this.opts.trace_lines) this.traceLines.push(`${e.at.toFixed(3)} ${e.from}>${e.to} ${JSON.stringify(e.msg)}`);
@@ -261,6 +304,10 @@ export class Simulation {
       case 'tick': {
         const n = this.nodes.get(e.peer);
         if (!n || !n.alive || n.incarnation !== e.incarnation || n.wakeToken !== e.token) break;
+        if (n.paused) {
+          n.backlog.push(e);
+          break;
+        }
         n.wakeAt = Infinity;
         this.trace.add(e.at, 2, e.peer, 0, 0);
         n.peer.tick();
@@ -270,6 +317,11 @@ export class Simulation {
       case 'disk': {
         const n = this.nodes.get(e.peer);
         if (!n || n.incarnation !== e.incarnation) break;
+        if (n.paused) {
+          // Its acknowledgements leave only when the process runs again.
+          n.backlog.push(e);
+          break;
+        }
         n.disk.complete(e.batch);
         while (n.held.length > 0 && n.held[0]!.batch <= e.batch) {
           const h = n.held.shift()!;
@@ -340,6 +392,7 @@ export class Simulation {
       const cb = this.replyCallbacks.get(r.reqId);
       if (cb) {
         this.replyCallbacks.delete(r.reqId);
+        this.requestPeer.delete(r.reqId);
         cb(r);
       }
       for (const fn of this.replyListeners) fn(n.id, r);

@@ -34,8 +34,10 @@ export interface Histories {
 
 function outcome(r: ClientReply): OpStatus {
   if (r.ok) return 'ok';
-  // Definitely not applied: aborted, unavailable before anything was prepared, refused by a limit.
-  if (r.code === 'aborted' || r.code === 'unavailable' || r.code === 'not_joined' || r.code === 'limit' || r.code === 'invalid' || r.code === 'stopped') return 'fail';
+  // Definitely not applied: aborted, unavailable before anything was prepared, refused by a
+  // limit or by a peer not in a ring. 'stopped' (our peer crashed under the request) and
+  // 'unknown' may have committed: an RTM can finish a transaction whose TM died.
+  if (r.code === 'aborted' || r.code === 'unavailable' || r.code === 'not_joined' || r.code === 'limit' || r.code === 'invalid') return 'fail';
   return 'unknown';
 }
 
