@@ -209,7 +209,8 @@ export class WikiStore {
       const room = Math.max(0, tx_keys_max - used);
       const wasIndexed = !old || old.indexed === old.rev;
       const now = wasIndexed ? changes.slice(0, room) : [];
-      for (const [k, member] of now) await setMember(tx, k, title, member);
+      // Reads of one transaction go out together: one round trip, not one per list.
+      await Promise.all(now.map(([k, member]) => setMember(tx, k, title, member)));
       const deferred = changes.length - now.length;
       const record: PageRecord = {
         title,
@@ -241,10 +242,8 @@ export class WikiStore {
     // Every list touched by a revision since the last fully indexed one may be off.
     const suspects = new Set(listKeysOf(rec.links, rec.categories));
     const from = Math.max(rec.indexed, rec.rev - repair_revisions_max, 1);
-    for (let n = from; n < rec.rev; n++) {
-      const r = (await this.db.get(key.rev(title, n))) as RevisionRecord | undefined;
-      if (r) for (const k of listKeysOf(r.links, r.categories)) suspects.add(k);
-    }
+    const revs = await Promise.all(Array.from({ length: Math.max(0, rec.rev - from) }, (_, i) => this.db.get(key.rev(title, from + i))));
+    for (const r of revs as Array<RevisionRecord | undefined>) if (r) for (const k of listKeysOf(r.links, r.categories)) suspects.add(k);
     const all = [...suspects];
     const batch = tx_keys_max - 1; // the page record is read in every batch
     for (let i = 0; i < all.length; i += batch) {
@@ -254,7 +253,7 @@ export class WikiStore {
         const cur = (await tx.get(key.page(title))) as PageRecord | undefined;
         if (!cur) return;
         const want = new Set(listKeysOf(cur.links, cur.categories));
-        for (const k of part) await setMember(tx, k, title, want.has(k));
+        await Promise.all(part.map((k) => setMember(tx, k, title, want.has(k))));
         if (last && cur.rev === rec.rev && cur.indexed !== cur.rev) tx.write(key.page(title), { ...cur, indexed: cur.rev } as unknown as Json);
       });
       onProgress?.(Math.min(i + batch, all.length), all.length);
