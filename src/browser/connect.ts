@@ -44,6 +44,12 @@ export interface ConnectOptions {
   bootstrap?: Partial<BootstrapLimits>;
   /** Builds the worker (a bundler that needs its own worker URL, or a test build with hooks). */
   worker?: () => Worker;
+  /**
+   * Called with the client as soon as the peer has its identity and is joining, before
+   * connect() resolves: status() works (to show progress); operations fail with
+   * NotJoinedError until the peer is in the ring.
+   */
+  onJoining?: (client: TabringClient) => void;
 }
 
 export interface TabringStatus extends WorkerStatus {
@@ -197,8 +203,15 @@ export async function connect(options: ConnectOptions): Promise<TabringClient> {
     await api.onSignal(Comlink.proxy((from: PeerId, data: unknown) => mgr.receiveSignal(from, data)));
     await api.onEvent(Comlink.proxy((e: WatchEvent) => link.emit(e)));
     await api.start();
-    await api.waitJoined(options.joinTimeoutMs ?? join_timeout_ms_default);
-    return new TabringClient(link, api, worker, mgr, slot, id, room, options.db);
+    const client = new TabringClient(link, api, worker, mgr, slot, id, room, options.db);
+    try {
+      options.onJoining?.(client);
+      await api.waitJoined(options.joinTimeoutMs ?? join_timeout_ms_default);
+    } catch (e) {
+      await client.close();
+      throw e;
+    }
+    return client;
   } catch (e) {
     return fail(e);
   }

@@ -27,6 +27,7 @@ const pending = v.strictObject({
   tm: id,
   keys: txKeys,
   at: v.number(),
+  prio: v.pipe(v.number(), v.finite()),
 });
 const item = v.strictObject({ val: json, ex: v.boolean(), ver: uint, pend: v.pipe(v.array(pending), v.maxLength(64)) });
 const range = v.tuple([id, id]);
@@ -56,6 +57,8 @@ export const RoutedBody = v.variant('k', [
     ex: v.boolean(),
     acc: acceptors,
     keys: txKeys,
+    /** Priority for lock waits (wait-die): lower is older and may wait for a younger lock holder. */
+    prio: v.pipe(v.number(), v.finite()),
   }),
   /** The decision, to every replica of every key (apply and unlock). */
   v.strictObject({ k: v.literal('tx_decide'), tx: txId, key, i: slot, commit: v.boolean() }),

@@ -54,6 +54,8 @@ export interface PeerConfig {
   tx_outcome_timeout_ms: number;
   /** An acceptor that saw a vote but no decision for this long takes over as leader. */
   tx_recovery_timeout_ms: number;
+  /** An older transaction's prepare waits at most this long for a younger lock holder's decision. */
+  tp_lock_wait_ms: number;
   /** A participant holding an undecided vote this long asks the acceptors. */
   tp_inquiry_ms: number;
   /** Decisions an acceptor remembers for late participants, in ms. */
@@ -89,6 +91,7 @@ export const defaultPeerConfig: PeerConfig = {
   tx_commit_timeout_ms: 2000,
   tx_outcome_timeout_ms: 10_000,
   tx_recovery_timeout_ms: 4000,
+  tp_lock_wait_ms: 300,
   tp_inquiry_ms: 5000,
   tx_decision_retention_ms: 3_600_000,
   repair_interval_ms: 1000,

@@ -21,6 +21,8 @@ export interface Pending {
   keys: string[];
   /** When this replica learned of it (for in-doubt inquiries). */
   at: number;
+  /** Wait-die priority (lower = older). */
+  prio: number;
 }
 
 /** One replica of one key. Version 0 = never written; exists=false with version > 0 = deleted. */
@@ -55,6 +57,24 @@ export function validate(it: Item, op: 'r' | 'w', readVersion: number, tx: strin
     if (op === 'w' || p.op === 'w') return false;
   }
   return true;
+}
+
+/**
+ * Would a prepare of tx fail only because of locks held by transactions it may wait for?
+ * Wait-die: an older transaction (lower priority value) waits for younger lock holders; a
+ * younger one never waits (it votes abort at once), so waiting never forms a cycle.
+ */
+export function mayWait(it: Item, op: 'r' | 'w', readVersion: number, tx: string, prio: number): boolean {
+  if (it.ver !== readVersion) return false;
+  let conflict = false;
+  for (const p of it.pend) {
+    if (p.tx === tx || p.vote !== 'prepared') continue;
+    if (op === 'w' || p.op === 'w') {
+      conflict = true;
+      if (!(prio < p.prio || (prio === p.prio && tx < p.tx))) return false;
+    }
+  }
+  return conflict;
 }
 
 /**

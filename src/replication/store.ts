@@ -6,7 +6,7 @@ import type { Json, PeerId } from '../core/types.ts';
 import type { PeerContext } from '../peer/context.ts';
 import type { Ring } from '../ring/ring.ts';
 import type { RouteMsg, Router } from '../routing/router.ts';
-import { decide, emptyItem, type Item, mergeItems, type Pending, validate, writeLocked } from './item.ts';
+import { decide, emptyItem, type Item, mayWait, mergeItems, type Pending, validate, writeLocked } from './item.ts';
 import { RangeSet, type Interval } from './ranges.ts';
 import { repairQuorum, shift } from './replicas.ts';
 
@@ -328,7 +328,7 @@ export class ReplicaStore {
   }
 
   /** Paxos Commit step 2: validate, lock, persist, then vote to the acceptors. */
-  onPrepare(body: Body<'tx_prepare'>, msg: RouteMsg): void {
+  onPrepare(body: Body<'tx_prepare'>, msg: RouteMsg, waited = false): void {
     if (this.decided.has(body.tx)) {
       this.ctx.counters.add('tp.prepare_after_decision');
       return;
@@ -338,6 +338,7 @@ export class ReplicaStore {
     if (!p) {
       const rv = this.ctx.config.mutants.skip_validation ? e.item.ver : body.rv;
       const ok = this.authoritative(e.pos) && validate(e.item, body.op, rv, body.tx);
+      if (!ok && !waited && this.authoritative(e.pos) && mayWait(e.item, body.op, rv, body.tx, body.prio) && this.wait(e, body, msg)) return;
       p = {
         tx: body.tx,
         op: body.op,
@@ -349,6 +350,7 @@ export class ReplicaStore {
         tm: msg.origin,
         keys: body.keys,
         at: this.ctx.now(),
+        prio: body.prio,
       };
       e.item.pend.push(p);
       this.save(e);
@@ -357,6 +359,50 @@ export class ReplicaStore {
     // A repeated prepare (TM retry) gets the same vote again: votes never change.
     this.sendVote(e, p);
   }
+
+  /**
+   * Park a prepare that conflicts only with younger lock holders until their decision
+   * (or tp_lock_wait_ms): instead of both votes splitting the replicas (and both
+   * transactions aborting), the older one gets the lock once the younger is decided.
+   */
+  private wait(e: Entry, body: Body<'tx_prepare'>, msg: RouteMsg): boolean {
+    const id = ReplicaStore.id(e.key, e.i);
+    const list = this.waiting.get(id) ?? [];
+    if (list.length >= ReplicaStore.waiting_prepares_per_item_max) return false;
+    const w = { body, msg, timer: 0 };
+    w.timer = this.ctx.timers.schedule(this.ctx.now() + this.ctx.config.tp_lock_wait_ms, () => this.release(id, w));
+    list.push(w);
+    this.waiting.set(id, list);
+    this.ctx.counters.add('tp.lock_wait');
+    return true;
+  }
+
+  /** Give a parked prepare its vote now (a lock went away, or it waited long enough). */
+  private release(id: string, w: { body: Body<'tx_prepare'>; msg: RouteMsg; timer: number }): void {
+    const list = this.waiting.get(id);
+    if (!list) return;
+    const k = list.indexOf(w);
+    if (k < 0) return;
+    list.splice(k, 1);
+    if (list.length === 0) this.waiting.delete(id);
+    this.ctx.timers.cancel(w.timer);
+    this.onPrepare(w.body, w.msg, true);
+  }
+
+  private releaseWaiting(e: Entry): void {
+    const id = ReplicaStore.id(e.key, e.i);
+    const list = this.waiting.get(id);
+    if (!list) return;
+    // Oldest first: it is the one that may now take the lock.
+    for (const w of [...list].sort((a, b) => a.body.prio - b.body.prio)) {
+      if (!this.waiting.get(id)?.includes(w)) continue;
+      const stillBlocked = mayWait(e.item, w.body.op, w.body.rv, w.body.tx, w.body.prio);
+      if (!stillBlocked) this.release(id, w);
+    }
+  }
+
+  private readonly waiting = new Map<string, Array<{ body: Body<'tx_prepare'>; msg: RouteMsg; timer: number }>>();
+  static readonly waiting_prepares_per_item_max = 64;
 
   private sendVote(e: Entry, p: Pending): void {
     const byPeer = new Map<PeerId, number[]>();
@@ -402,6 +448,7 @@ export class ReplicaStore {
     if (!decide(e.item, tx, commit)) return;
     this.save(e);
     if (e.item.ver !== before) this.notifyWatchers(e);
+    this.releaseWaiting(e);
   }
 
   onRepair(body: Body<'rep_repair'>): void {

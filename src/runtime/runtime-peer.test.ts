@@ -141,7 +141,8 @@ describe('RuntimePeer bootstrap through the signaling server', () => {
     await until(() => inbox.some(([to, from]) => to === a.id && from === late.id), 3_000, 'server signal');
     a.sendSignal(late.id, { answer: 'y' });
     await until(() => inbox.some(([to, from]) => to === late.id && from === a.id), 3_000, 'answer via server');
-    expect(a.counters.signals_out_server).toBe(1);
+    expect(a.counters.signals_out_server).toBeGreaterThanOrEqual(1);
+    expect(b.counters.signals_duplicate + late.counters.signals_duplicate).toBeGreaterThan(0);
     await late.waitJoined(5_000);
     // Server gone: the ring keeps serving and signaling.
     await w.server.close();

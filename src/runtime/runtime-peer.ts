@@ -16,10 +16,14 @@
  *    member we cannot reach, so silence never lets anyone create a ring: two rings would
  *    never merge.
  *
- * Signal carriers: while this peer is not in the ring, signals go through the server. Once
- * in, they go through the overlay ({op: 'signal'}, delivered only to the peer with exactly
- * that id), except to a peer whose last signal came through the server (it may be a joiner,
- * which the overlay cannot reach). When the server is gone, everything goes through the
+ * Signal carriers: a peer that is not in the ring signals through the server (the overlay
+ * cannot carry its signals). A ring member signals through the overlay ({op: 'signal'},
+ * delivered only to the peer with exactly that id), and while the server is reachable also
+ * through the server: the target may be a joiner, which the overlay cannot reach yet (the
+ * peer that accepts a join must connect to the joiner to answer it). The receiver drops the
+ * second copy. Server copies of members are rate-limited (server_copies_per_second_max), so a
+ * member opening many connections stays within the server's per-socket limits; the overlay
+ * copy is the one that counts. When the server is gone, everything goes through the
  * overlay: a running ring keeps opening connections.
  */
 import type { NetworkAdapter } from '../adapters/network.ts';
@@ -30,6 +34,7 @@ import type { Json, PeerId } from '../core/types.ts';
 import type { PeerConfig } from '../peer/config.ts';
 import type { ClientOp, ClientReply, WatchEvent } from '../peer/io.ts';
 import { chooseJoinId } from '../replication/replicas.ts';
+import { ID_SPACE, addId, dist } from '../core/id.ts';
 import { SignalingClient, SignalingError, type SignalingState, type WebSocketConstructor } from '../../signaling/client.ts';
 import { Driver, storedIdentity, type DriverLimits, type DriverStatus, type StorageFailure } from './driver.ts';
 
@@ -48,6 +53,12 @@ export interface BootstrapLimits {
   signaling_backoff_max_ms: number;
   /** Remembered "last signal came through the server" entries. */
   carriers_max: number;
+  /** Copies of a member's signals sent through the server, per second (the server allows 20 per socket). */
+  server_copies_per_second_max: number;
+  /** Signals remembered to drop the second copy (one came through the server, one through the ring). */
+  seen_signals_max: number;
+  /** How long (ms) a signal is remembered for that. */
+  seen_signal_ttl_ms: number;
 }
 
 export const DEFAULT_BOOTSTRAP_LIMITS: BootstrapLimits = {
@@ -58,6 +69,9 @@ export const DEFAULT_BOOTSTRAP_LIMITS: BootstrapLimits = {
   signaling_connect_timeout_ms: 5_000,
   signaling_backoff_max_ms: 5_000,
   carriers_max: 1_024,
+  server_copies_per_second_max: 10,
+  seen_signals_max: 1_024,
+  seen_signal_ttl_ms: 60_000,
 };
 
 export interface RuntimePeerOptions {
@@ -91,6 +105,11 @@ export class RuntimePeer {
   /** Peers whose last signal reached us through the server. */
   private readonly viaServer = new Set<PeerId>();
   private readonly signalListeners = new Set<(from: PeerId, data: Json) => void>();
+  /** Recent incoming signals (from + JSON) -> when seen: the second copy is dropped. */
+  private readonly seen = new Map<string, number>();
+  /** Token bucket for server copies of members' signals. */
+  private copyTokens = 0;
+  private copyRefillAt = 0;
   private stuckTimer: ReturnType<typeof setTimeout> | undefined;
   private startedAt = 0;
   private started = false;
@@ -102,6 +121,7 @@ export class RuntimePeer {
     signals_in_overlay: 0,
     signals_dropped: 0,
     signals_refused: 0,
+    signals_duplicate: 0,
     stuck_rounds: 0,
     rings_created: 0,
   };
@@ -121,7 +141,7 @@ export class RuntimePeer {
     this.signaling.onSignal((from, data) => {
       this.counters.signals_in_server++;
       this.rememberServer(from);
-      this.emitSignal(from, data);
+      this.receiveSignal(from, data);
     });
     this.signaling.onJoined((peers) => this.driver.addJoinContacts(peers));
     this.signaling.onError((err) => {
@@ -134,7 +154,7 @@ export class RuntimePeer {
     this.driver.onSignal((from, data) => {
       this.counters.signals_in_overlay++;
       this.viaServer.delete(from);
-      this.emitSignal(from, data);
+      this.receiveSignal(from, data);
     });
   }
 
@@ -146,7 +166,7 @@ export class RuntimePeer {
     let id = storedIdentity(records);
     if (id === null) {
       const known = await scout(opts, limits, random);
-      id = chooseJoinId(known, random);
+      id = placeNewPeer(known, random);
     }
     const driver = new Driver({
       storage: opts.storage,
@@ -184,7 +204,11 @@ export class RuntimePeer {
     while (this.driver.ringStatus !== 'in') {
       if (this.closed) throw new Error('peer closed while joining');
       if (Date.now() > end) {
-        throw new Error(`not in the ring after ${timeoutMs} ms (ring status ${this.driver.ringStatus}, signaling ${this.signaling.currentState}); no member of room "${this.room}" answered`);
+        const s = this.driver.snapshot();
+        throw new Error(
+          `not in the ring of room "${this.room}" after ${timeoutMs} ms: ring status ${s.ring}, signaling ${this.signaling.currentState}, ` +
+            `connected to [${s.connected.join(', ')}], join attempts ${this.driver.peer.ring.joinAttempts}, stuck rounds ${this.counters.stuck_rounds}`,
+        );
       }
       await new Promise((r) => setTimeout(r, 20));
     }
@@ -215,11 +239,14 @@ export class RuntimePeer {
       this.counters.signals_dropped++;
       return;
     }
-    const inRing = this.driver.ringStatus === 'in';
-    if (inRing && !this.viaServer.has(to)) return this.viaOverlay(to, data);
-    if (this.viaSignaling(to, data)) return;
-    if (inRing) return this.viaOverlay(to, data);
-    this.counters.signals_dropped++;
+    if (this.driver.ringStatus !== 'in') {
+      if (!this.viaSignaling(to, data)) this.counters.signals_dropped++;
+      return;
+    }
+    // A peer that reached us through the server is likely a joiner: the server copy matters
+    // most, so it is not rate-limited.
+    if (this.viaServer.has(to) || this.takeCopyToken()) this.viaSignaling(to, data);
+    this.viaOverlay(to, data);
   }
 
   async status(): Promise<RuntimeStatus> {
@@ -322,6 +349,31 @@ export class RuntimePeer {
     if (this.viaServer.size > this.limits.carriers_max) this.viaServer.delete(this.viaServer.values().next().value as PeerId);
   }
 
+  private takeCopyToken(): boolean {
+    const now = Date.now();
+    const rate = this.limits.server_copies_per_second_max;
+    this.copyTokens = Math.min(rate, this.copyTokens + ((now - this.copyRefillAt) / 1000) * rate);
+    this.copyRefillAt = now;
+    if (this.copyTokens < 1) return false;
+    this.copyTokens--;
+    return true;
+  }
+
+  /** Passes a signal on once: the copy that arrives second (other carrier) is dropped. */
+  private receiveSignal(from: PeerId, data: Json): void {
+    const key = `${from}:${JSON.stringify(data)}`;
+    const now = Date.now();
+    const at = this.seen.get(key);
+    if (at !== undefined && now - at < this.limits.seen_signal_ttl_ms) {
+      this.counters.signals_duplicate++;
+      return;
+    }
+    this.seen.delete(key);
+    this.seen.set(key, now);
+    if (this.seen.size > this.limits.seen_signals_max) this.seen.delete(this.seen.keys().next().value as string);
+    this.emitSignal(from, data);
+  }
+
   private emitSignal(from: PeerId, data: Json): void {
     for (const l of this.signalListeners) {
       try {
@@ -333,6 +385,24 @@ export class RuntimePeer {
       }
     }
   }
+}
+
+/**
+ * An id for a new peer: the middle of a large gap between the known peers (balanced ranges
+ * spread each key's r replicas over r peers). chooseJoinId always takes the largest gap, so
+ * tabs that open at the same moment with the same list land next to each other; here a gap
+ * is drawn among those above half the largest, and the point within it varies by up to
+ * 1/16 of the gap.
+ */
+export function placeNewPeer(known: readonly PeerId[], random: () => number): PeerId {
+  const ids = [...new Set(known)].sort((a, b) => a - b);
+  if (ids.length < 2) return chooseJoinId(ids, random);
+  const gaps = ids.map((lo, i) => ({ lo, size: dist(lo, ids[(i + 1) % ids.length]!) }));
+  const largest = Math.max(...gaps.map((g) => g.size));
+  const wide = gaps.filter((g) => g.size > largest / 2);
+  const g = wide[Math.floor(random() * wide.length)]!;
+  const offset = Math.floor(g.size / 2 + (random() - 0.5) * (g.size / 8));
+  return addId(g.lo, Math.min(g.size - 1, Math.max(1, offset)) % ID_SPACE);
 }
 
 /** Failures a later attempt may fix (the server is down or restarting). */

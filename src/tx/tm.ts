@@ -33,6 +33,8 @@ interface TmTx {
   timers: number[];
   /** The client was told "unknown" (it may retry by id). */
   toldUnknown: boolean;
+  /** Wait-die priority: when the transaction started (older transactions win lock conflicts). */
+  prio: number;
 }
 
 /** Outcomes remembered for idempotent retries by transaction id. */
@@ -60,7 +62,7 @@ export class TransactionManager {
   private tx(id: string): TmTx {
     let t = this.txs.get(id);
     if (!t) {
-      t = { id, reads: new Map(), state: 'open', keys: [], acc: [], learner: null, recovery: null, waiters: [], timers: [], toldUnknown: false };
+      t = { id, reads: new Map(), state: 'open', keys: [], acc: [], learner: null, recovery: null, waiters: [], timers: [], toldUnknown: false, prio: this.ctx.now() };
       this.txs.set(id, t);
     }
     return t;
@@ -221,6 +223,7 @@ export class TransactionManager {
           ex: w ? w.ex : false,
           acc: t.acc,
           keys: t.keys,
+          prio: t.prio,
         });
       });
     }
