@@ -41,7 +41,7 @@ export interface Shape {
   points?: Array<[number, number]>;
   text?: string;
   owner: Owner | null;
-  /** Bumped by every change: lets a tab tell its own committed state from older ones. */
+  /** Bumped by every write (changes, takes and releases): a tab keeps the newest state it has seen. */
   rev: number;
 }
 
@@ -153,7 +153,7 @@ export class DrawStore {
       const s = (await tx.get(this.key(id))) as Shape | undefined;
       if (!s) throw new ShapeLostError(id, 'this shape was deleted');
       if (this.heldByOther(s.owner)) throw new ShapeLockedError(s.owner);
-      const next: Shape = { ...s, owner: this.lease() };
+      const next: Shape = { ...s, owner: this.lease(), rev: s.rev + 1 };
       tx.write(this.key(id), next as unknown as Json);
       return next;
     });
@@ -179,7 +179,7 @@ export class DrawStore {
     await this.db.transact(async (tx) => {
       const s = (await tx.get(this.key(id))) as Shape | undefined;
       if (!s || !this.ownedByMe(s)) return;
-      tx.write(this.key(id), { ...s, owner: null } as unknown as Json);
+      tx.write(this.key(id), { ...s, owner: null, rev: s.rev + 1 } as unknown as Json);
     });
   }
 
