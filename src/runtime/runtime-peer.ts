@@ -3,16 +3,17 @@
  * and carries WebRTC signaling. Shared by worker/peer-worker.ts and the Node peer.
  *
  * Bootstrap (DESIGN.md 6): the signaling server is used to reach the ring, nothing more.
- * 1. Identity: the stored one (a restart), else a new id placed by chooseJoinId between the
- *    peers the server names. Learning them needs a room member id, so a new peer first
+ * 1. Identity: the stored one (a restart), else a new id placed in a large gap between the
+ *    peers the server names (placeNewPeer). Learning them needs a room member id, so a new peer first
  *    joins the room briefly under a throwaway id (a "scout"), then under its real id.
  * 2. The real join returns up to 8 peers of the room: none means there is no ring, and this
  *    peer creates one; otherwise it joins through them.
- * 3. A peer still joining after stuck_ms asks the server for fresh peers and probes them
- *    (the failure detector's ping; members answer member = true). It joins through members
- *    when there are any. When every listed peer answers and none is a member (tabs that
- *    opened at the same moment, or a whole ring restarting: each joins another), the one
- *    with the smallest id creates the ring and the others join it. A silent peer may be a
+ * 3. A joining peer probes the peers it knows (the failure detector's ping; members answer
+ *    member = true) and joins through members: the list may also name joiners, whose ring
+ *    routing holds a join until they are in, and scouts. A peer still joining after
+ *    stuck_ms asks the server for fresh peers. When every listed peer answers and none is a
+ *    member (tabs that opened at the same moment, or a whole ring restarting: each joins
+ *    another), the one with the smallest id creates the ring and the others join it. A silent peer may be a
  *    member we cannot reach, so silence never lets anyone create a ring: two rings would
  *    never merge.
  *
@@ -39,9 +40,9 @@ import { SignalingClient, SignalingError, type SignalingState, type WebSocketCon
 import { Driver, storedIdentity, type DriverLimits, type DriverStatus, type StorageFailure } from './driver.ts';
 
 export interface BootstrapLimits {
-  /** Joining longer than this (ms) makes the peer look for members itself. */
+  /** Joining longer than this (ms): ask the server for fresh peers, and elect a creator when no ring is in sight. */
   stuck_ms: number;
-  /** While stuck, how often (ms) it asks the server for peers and probes them. */
+  /** While joining, how often (ms) the known peers are probed for members. */
   refresh_interval_ms: number;
   /** How long (ms) a probed peer has to answer. */
   probe_timeout_ms: number;
@@ -112,6 +113,8 @@ export class RuntimePeer {
   private copyRefillAt = 0;
   private stuckTimer: ReturnType<typeof setTimeout> | undefined;
   private startedAt = 0;
+  /** The room's peers as last heard from the server. */
+  private known: PeerId[] = [];
   private started = false;
   private closed = false;
   readonly counters = {
@@ -194,8 +197,9 @@ export class RuntimePeer {
     const peers = await this.joinServer();
     this.startedAt = Date.now();
     if (peers.length === 0) this.counters.rings_created++;
+    this.known = peers.filter((p) => p !== this.id);
     this.driver.start(peers);
-    this.scheduleStuckCheck();
+    this.scheduleLookAround(0);
   }
 
   /** Resolves when the peer is in the ring; rejects after timeoutMs with what it is doing. */
@@ -233,9 +237,10 @@ export class RuntimePeer {
   }
 
   /** Signaling data from the local connection manager, for peer `to`. Best effort. */
-  sendSignal(to: PeerId, data: unknown): void {
+  sendSignal(to: PeerId, raw: unknown): void {
     if (this.closed) return;
-    if (!isJson(data)) {
+    const data = asJson(raw);
+    if (data === undefined) {
       this.counters.signals_dropped++;
       return;
     }
@@ -293,37 +298,48 @@ export class RuntimePeer {
     });
   }
 
-  private scheduleStuckCheck(): void {
+  private scheduleLookAround(delayMs: number): void {
     if (this.closed) return;
-    this.stuckTimer = setTimeout(() => void this.stuckCheck(), this.limits.refresh_interval_ms);
+    clearTimeout(this.stuckTimer);
+    this.stuckTimer = setTimeout(() => void this.lookAround(), delayMs);
   }
 
-  private async stuckCheck(): Promise<void> {
+  /**
+   * While joining: probe the peers we know (at once, then every refresh_interval_ms) and
+   * join through those that are members; the server's list may name joiners and scouts
+   * too, which cannot answer a join. Once stuck (stuck_ms), refresh the list from the
+   * server and, if no ring is in sight, elect a creator (see the file comment).
+   */
+  private async lookAround(): Promise<void> {
     if (this.closed || this.driver.ringStatus !== 'joining') return;
-    if (Date.now() - this.startedAt < this.limits.stuck_ms) return this.scheduleStuckCheck();
-    this.counters.stuck_rounds++;
+    const stuck = Date.now() - this.startedAt >= this.limits.stuck_ms;
     try {
-      const peers = (await this.signaling.peers()).filter((p) => p !== this.id);
-      if (this.closed || this.driver.ringStatus !== 'joining') return;
-      if (peers.length === 0) {
-        // Everyone we knew is gone from the room and nobody else is there.
-        this.counters.rings_created++;
-        this.driver.createRingInstead();
-        return;
+      let peers = this.known;
+      if (stuck) {
+        this.counters.stuck_rounds++;
+        peers = (await this.signaling.peers()).filter((p) => p !== this.id);
+        this.known = peers;
+        if (this.closed || this.driver.ringStatus !== 'joining') return;
+        if (peers.length === 0) {
+          // Everyone we knew is gone from the room and nobody else is there.
+          this.counters.rings_created++;
+          this.driver.createRingInstead();
+          return;
+        }
       }
       const answers = await this.driver.probeMembership(peers, this.limits.probe_timeout_ms);
       if (this.closed || this.driver.ringStatus !== 'joining') return;
       const members = peers.filter((p) => answers.get(p) === 'member');
       if (members.length > 0) this.driver.joinVia(members);
-      else if (peers.every((p) => answers.get(p) === 'not-member') && peers.every((p) => this.id < p)) {
+      else if (stuck && peers.every((p) => answers.get(p) === 'not-member') && peers.every((p) => this.id < p)) {
         this.counters.rings_created++;
         this.driver.createRingInstead();
         return;
-      } else this.driver.addJoinContacts(peers);
+      } else if (stuck) this.driver.addJoinContacts(peers);
     } catch {
       // Server unreachable right now: try again next round.
     }
-    this.scheduleStuckCheck();
+    this.scheduleLookAround(this.limits.refresh_interval_ms);
   }
 
   private viaOverlay(to: PeerId, data: Json): void {
@@ -403,6 +419,22 @@ export function placeNewPeer(known: readonly PeerId[], random: () => number): Pe
   const g = wide[Math.floor(random() * wide.length)]!;
   const offset = Math.floor(g.size / 2 + (random() - 0.5) * (g.size / 8));
   return addId(g.lo, Math.min(g.size - 1, Math.max(1, offset)) % ID_SPACE);
+}
+
+/**
+ * Signaling data as JSON: what JSON.stringify would send (an envelope may carry undefined
+ * fields, e.g. a destination nonce not known yet); undefined when it is not serializable.
+ */
+function asJson(data: unknown): Json | undefined {
+  if (isJson(data)) return data;
+  try {
+    const text = JSON.stringify(data);
+    if (text === undefined) return undefined;
+    const parsed: unknown = JSON.parse(text);
+    return isJson(parsed) ? parsed : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Failures a later attempt may fix (the server is down or restarting). */

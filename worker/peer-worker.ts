@@ -1,0 +1,122 @@
+/// <reference lib="webworker" />
+/**
+ * The Web Worker that hosts one peer of a browser tab: a RuntimePeer (driver, bootstrap,
+ * signal carriers) over IndexedDbStorage and ChannelTransport, its API exposed to the page
+ * through comlink (src/browser/connect.ts is the page side; applications never import this).
+ *
+ * The worker's global port is shared by three parties that ignore each other's messages:
+ * comlink (its own message ids), the transport ({kind: 'channel' | 'relay-*' | 'link-down'}
+ * from the page's ConnectionManager) and nothing else.
+ *
+ * Order of calls: open() settles the identity (storage, then the signaling server for a new
+ * peer) and returns the id, so the page can build its ConnectionManager for that id; then
+ * onSignal/onEvent subscriptions; then start().
+ */
+import * as Comlink from 'comlink';
+import { MemoryStorage } from '../src/adapters/memory-storage.ts';
+import type { StorageAdapter } from '../src/adapters/storage.ts';
+import type { Json, PeerId } from '../src/core/types.ts';
+import type { PeerConfig } from '../src/peer/config.ts';
+import type { ClientOp, ClientReply, WatchEvent } from '../src/peer/io.ts';
+import type { StorageFailure } from '../src/runtime/driver.ts';
+import { RuntimePeer, type BootstrapLimits, type RuntimeStatus } from '../src/runtime/runtime-peer.ts';
+import { ChannelTransport, type ChannelTransportOptions, type ChannelTransportStats } from './channel-transport.ts';
+import { IndexedDbStorage } from './indexeddb-storage.ts';
+
+export interface WorkerOpenOptions {
+  room: string;
+  signaling: string;
+  /** 'indexeddb': durable, database `dbName`; 'memory': gone when the tab closes. */
+  storage: 'indexeddb' | 'memory';
+  dbName: string;
+  config?: Partial<PeerConfig>;
+  bootstrap?: Partial<BootstrapLimits>;
+  transport?: Omit<ChannelTransportOptions, 'self' | 'port'>;
+}
+
+export interface WorkerStatus extends RuntimeStatus {
+  dbName: string;
+  transport: ChannelTransportStats | null;
+}
+
+/** What the page calls (through comlink: every method returns a promise there). */
+export interface PeerWorkerApi {
+  open(options: WorkerOpenOptions): Promise<{ id: PeerId; restored: boolean }>;
+  start(): Promise<void>;
+  waitJoined(timeoutMs: number): Promise<void>;
+  request(op: ClientOp): Promise<ClientReply>;
+  onEvent(cb: (e: WatchEvent) => void): void;
+  onSignal(cb: (from: PeerId, data: Json) => void): void;
+  onStorageFailure(cb: (f: StorageFailure | null) => void): void;
+  sendSignal(to: PeerId, data: unknown): void;
+  status(): Promise<WorkerStatus>;
+  leave(): Promise<void>;
+  close(): Promise<void>;
+}
+
+const scope = self as unknown as DedicatedWorkerGlobalScope;
+
+function createApi(): PeerWorkerApi {
+  let peer: RuntimePeer | null = null;
+  let transport: ChannelTransport | null = null;
+  let opening = false;
+  let dbName = '';
+  const need = (): RuntimePeer => {
+    if (peer === null) throw new Error('the peer is not open: call open() first');
+    return peer;
+  };
+  return {
+    async open(options) {
+      if (opening || peer !== null) throw new Error('open() was called already');
+      opening = true;
+      dbName = options.dbName;
+      const storage: StorageAdapter =
+        options.storage === 'memory' ? new MemoryStorage(options.dbName) : await IndexedDbStorage.open(options.dbName);
+      try {
+        peer = await RuntimePeer.open({
+          room: options.room,
+          signaling: options.signaling,
+          storage,
+          network: (id) => (transport = new ChannelTransport({ ...options.transport, self: id, port: scope })),
+          config: options.config,
+          bootstrap: options.bootstrap,
+        });
+      } catch (e) {
+        await storage.close().catch(() => {});
+        opening = false;
+        throw e;
+      }
+      return { id: peer.id, restored: peer.driver.restored };
+    },
+    start: () => need().start(),
+    waitJoined: (timeoutMs) => need().waitJoined(timeoutMs),
+    async request(op) {
+      if (peer === null) return { reqId: 0, ok: false, code: 'not_joined', message: 'the peer is not open yet' };
+      return peer.request(op);
+    },
+    onEvent(cb) {
+      need().onEvent((e) => void cb(e));
+    },
+    onSignal(cb) {
+      need().onSignal((from, data) => void cb(from, data));
+    },
+    onStorageFailure(cb) {
+      need().onStorageFailure((f) => void cb(f));
+    },
+    sendSignal(to, data) {
+      peer?.sendSignal(to, data);
+    },
+    async status() {
+      const s = await need().status();
+      return { ...s, dbName, transport: transport?.stats() ?? null };
+    },
+    async leave() {
+      await peer?.leave();
+    },
+    async close() {
+      await peer?.close();
+    },
+  };
+}
+
+Comlink.expose(createApi(), scope);
