@@ -37,10 +37,20 @@ export interface ReplicaInfo {
   slot: number;
   position: number;
   peer: number | null;
+  /** null: the runtime cannot tell per replica (only the majority's answer). */
+  found: boolean | null;
+  version: number | null;
+  /** False while the holder has not got authoritative data for that position; null: unknown. */
+  authoritative: boolean | null;
+  /** Routing hops the lookup of this position took. */
+  hops: number | null;
+}
+
+/** A quorum read with the version the majority agreed on. */
+export interface VersionedValue {
   found: boolean;
+  value: unknown;
   version: number;
-  /** False while the holder has not got authoritative data for that position. */
-  authoritative: boolean;
 }
 
 /**
@@ -57,7 +67,9 @@ export interface DemoClient {
   peerStatus(): Promise<PeerStatus | null>;
   /** The peer responsible for a position on the ring, or null when unknown. */
   lookup(position: number): Promise<{ peer: number; hops: number } | null>;
-  /** Where a key's r replicas are and which version each holds, or null when unsupported. */
+  /** Where a key's r replicas are and, where the runtime can tell, which version each holds. */
   replicas(key: string): Promise<ReplicaInfo[] | null>;
+  /** A read that also tells the version, or null when the runtime gives no raw access. */
+  readVersioned(key: string): Promise<VersionedValue | null>;
   close(): Promise<void>;
 }

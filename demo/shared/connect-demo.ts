@@ -1,9 +1,13 @@
 import type { Db } from '../../src/api/index.ts';
-import type { DemoClient, PeerStatus, RingSummary } from './client.ts';
+import { keyPosition } from '../../src/core/hash.ts';
+import { replicaPositions } from '../../src/replication/replicas.ts';
+import type { DemoClient, PeerStatus, ReplicaInfo, RingSummary } from './client.ts';
 import { startSandbox } from './sandbox.ts';
 
 /** Default room: every demo page of one origin joins the same ring. */
 export const default_room = 'tabring-demo';
+/** Replicas of every item (the protocol's default configuration). */
+const replication_factor = 4;
 /** Port `npm run signaling` listens on by default. */
 const default_signaling_port = 8787;
 
@@ -89,8 +93,22 @@ function adaptRuntime(client: RuntimeClient, room: string): DemoClient {
       const r = await raw.request({ op: 'lookup', target: position });
       return r.ok && typeof r.value === 'number' ? { peer: r.value, hops: r.hops ?? 0 } : null;
     },
-    async replicas() {
-      return null;
+    async replicas(key) {
+      if (!raw.request) return null;
+      const request = raw.request;
+      // Which peer holds each replica: a lookup of its position. Versions per replica need a
+      // protocol operation that does not exist yet (see the demo's report).
+      return Promise.all(
+        replicaPositions(keyPosition(key), replication_factor).map(async (position, slot): Promise<ReplicaInfo> => {
+          const r = await request({ op: 'lookup', target: position });
+          return { slot, position, peer: r.ok && typeof r.value === 'number' ? r.value : null, found: null, version: null, authoritative: null, hops: r.hops ?? null };
+        }),
+      );
+    },
+    async readVersioned(key) {
+      if (!raw.request) return null;
+      const r = (await raw.request({ op: 'read', key })) as { ok: boolean; value?: unknown; found?: boolean; ver?: number };
+      return r.ok ? { found: r.found ?? false, value: r.value, version: r.ver ?? 0 } : null;
     },
     close: () => client.close(),
   };

@@ -14,6 +14,7 @@ const status_poll_ms = 1000;
 export function mountRingStatus(slot: HTMLElement, client: DemoClient): void {
   const render = (s: RingSummary | null, problem?: string) => {
     slot.dataset.state = s?.state ?? 'offline';
+    slot.dataset.peerId = s?.peerId === null || s?.peerId === undefined ? '' : String(s.peerId);
     const parts: Array<Node | string> = [el('span', { class: 'dot' })];
     if (client.kind === 'sandbox') parts.push(el('span', { class: 'kind', title: 'A ring of simulated peers inside this tab; nothing is shared with other tabs.' }, ['sandbox']));
     if (!s) {

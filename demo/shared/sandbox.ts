@@ -32,7 +32,8 @@ export function startSandbox(room: string): DemoClient {
     sim.runFor(Math.min(now - last, pacing_step_max_ms));
     last = now;
   }, pacing_interval_ms);
-  const db = new Db(simLink(sim, self), { sleep: simSleep(sim) });
+  const link = simLink(sim, self);
+  const db = new Db(link, { sleep: simSleep(sim) });
   const node = () => sim.nodes.get(self)!;
 
   return {
@@ -61,9 +62,14 @@ export function startSandbox(room: string): DemoClient {
           found: entry?.item.ex ?? false,
           version: entry?.item.ver ?? 0,
           authoritative: store ? !store.empty.contains(position) && !store.stale.contains(position) : false,
+          hops: null,
         });
       });
       return out;
+    },
+    async readVersioned(key) {
+      const r = await link.request({ op: 'read', key });
+      return r.ok ? { found: r.found ?? false, value: r.value, version: r.ver ?? 0 } : null;
     },
     async close() {
       clearInterval(timer);
