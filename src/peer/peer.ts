@@ -81,7 +81,10 @@ export class Peer {
     this.tx = new Transactions(this.ctx, this.router, this.tm, this.store);
     if (opts.stored) {
       this.kv.restore(opts.stored);
-      if (opts.stored.some(([k]) => k.startsWith('item/') || k.startsWith('meta/auth'))) this.store.restore(opts.stored);
+      // Any stored identity means this peer was part of a ring before: its data (possibly
+      // none) is only one replica's view, never the whole truth. Only a brand-new peer that
+      // creates a brand-new ring may take an empty store as authoritative.
+      if (opts.stored.some(([k]) => k === META_ID)) this.store.restore(opts.stored);
       this.tx.acceptor.restore(opts.stored);
     }
   }

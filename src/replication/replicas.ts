@@ -40,11 +40,14 @@ export function repairQuorum(r: number): number {
  * knows of (from the bootstrap server or its contact). Joins then halve the largest range,
  * so 4 peers sit at quarter positions and each key's 4 replicas land on 4 distinct peers:
  * symmetric replication needs balanced ranges to spread replicas, random ids do not give
- * that in small rings. A tiny seeded jitter keeps two peers that join at once with the same
- * knowledge from picking the same id. With nobody known, a random id.
+ * that in small rings. The midpoint is exact: any jitter would make some ranges slightly
+ * larger than SPACE / r, and a peer whose range exceeds SPACE / r holds two replicas of the
+ * keys in the excess, so a sliver of the ring could never be repaired from a majority of
+ * other replicas after that peer loses its data. Two joiners that pick the same id are
+ * kept apart by the bootstrap server, which refuses a second live peer with an id in use
+ * (the second then picks again, knowing the first). With nobody known, a random id.
  */
 export function chooseJoinId(known: readonly PeerId[], random: () => number): PeerId {
-  const jitter = Math.floor(random() * 2 ** 20);
   const ids = [...new Set(known)].sort((a, b) => a - b);
   if (ids.length === 0) return Math.floor(random() * 2 ** 26) * 2 ** 26 + Math.floor(random() * 2 ** 26);
   let bestLo = ids[ids.length - 1]!;
@@ -56,5 +59,5 @@ export function chooseJoinId(known: readonly PeerId[], random: () => number): Pe
       bestLo = ids[i - 1]!;
     }
   }
-  return addId(bestLo, Math.floor(bestGap / 2) + (bestGap > 2 ** 22 ? jitter : 0));
+  return addId(bestLo, Math.floor(bestGap / 2));
 }

@@ -8,7 +8,7 @@ import type { Ring } from '../ring/ring.ts';
 import type { RouteMsg, Router } from '../routing/router.ts';
 import { decide, emptyItem, type Item, mayWait, mergeItems, type Pending, validate, writeLocked } from './item.ts';
 import { RangeSet, type Interval } from './ranges.ts';
-import { repairQuorum, shift } from './replicas.ts';
+import { majority, repairQuorum, shift } from './replicas.ts';
 
 type Body<K extends RoutedBody['k']> = Extract<RoutedBody, { k: K }>;
 
@@ -43,7 +43,7 @@ interface RepairRound {
  * not yet complete, or a restart from storage makes positions non-authoritative: "empty"
  * (no data) or "stale" (data from before a restart). Such a replica answers "unknown",
  * never "not found" or an old version, until a repair has merged the state of enough other
- * replicas (repairQuorum slots, our own stored data counting as one when stale).
+ * replicas (see settleRepair for how many, and why).
  */
 export class ReplicaStore {
   readonly entries = new Map<string, Entry>();
@@ -612,9 +612,20 @@ export class ReplicaStore {
     }
   }
 
-  /** Positions covered by at least repairQuorum trusted slots are authoritative again. */
+  /**
+   * When is a repaired position authoritative again?
+   * - Stale (our own data from before a restart, same replica lineage, maybe missing recent
+   *   commits): a committed write is on a majority of lineages, so our copy plus r - m
+   *   others (1 of 3 with r = 4) must include one that has it.
+   * - Empty (we took the position over without data: a new lineage): the others must be a
+   *   majority m of the slots (all 3 others with r = 4). Fewer would be enough to find the
+   *   data after a crash, but not under a partition: two sides of a 2/2 split could each
+   *   rebuild the slots they cannot reach from the two they hold, and then both commit.
+   *   With m sources, only a side holding a majority of a key's replicas can rebuild it.
+   */
   private settleRepair(round: RepairRound): void {
-    const need = repairQuorum(this.r);
+    const needStale = repairQuorum(this.r);
+    const needEmpty = majority(this.r);
     const sets = round.covered.slice(1);
     const fixed = new RangeSet();
     for (const [a, b] of round.target.intervals()) {
@@ -629,9 +640,10 @@ export class ReplicaStore {
         const lo = cuts[k]!;
         const hi = cuts[k + 1]!;
         const probe = hi; // the segment (lo, hi] is uniform; test its end
-        let n = this.stale.contains(probe) && !this.empty.contains(probe) ? 1 : 0;
+        const isEmpty = this.empty.contains(probe);
+        let n = !isEmpty && this.stale.contains(probe) ? 1 : 0;
         for (const s of sets) if (s.contains(probe)) n++;
-        if (n >= need) fixed.add(lo < 0 ? 2 ** 52 - 1 : lo, hi);
+        if (n >= (isEmpty ? needEmpty : needStale)) fixed.add(lo < 0 ? 2 ** 52 - 1 : lo, hi);
       }
     }
     for (const [a, b] of fixed.intervals()) {

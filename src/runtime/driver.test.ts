@@ -263,6 +263,11 @@ describe('Driver (real timers, memory adapters)', () => {
     const counters = target.peer.ctx.counters.toJSON();
     expect((counters['in.dropped_malformed'] ?? 0) + (counters['in.dropped_invalid'] ?? 0)).toBeGreaterThanOrEqual(7);
     expect(await new Db(driverLink(target)).get('nothing')).toBeUndefined();
+    // Bad requests (they come from another thread in the browser) get an answer too.
+    for (const bad of [null, 42, {}, { op: 'no-such-op' }, { op: 'read' }, { op: 'tx_commit', tx: 5, writes: 'x' }]) {
+      const r = await target.request(bad as never);
+      expect(r.ok, JSON.stringify(bad)).toBe(false);
+    }
     await rogue.close();
   });
 

@@ -112,6 +112,8 @@ interface PendingRequest {
 const META_ID = 'meta/id';
 /** Probe pings use sequence numbers from here up: far above what a failure detector reaches. */
 const PROBE_SEQ_BASE = 2 ** 40;
+/** Every operation Peer.request answers (src/peer/io.ts ClientOp). */
+const CLIENT_OPS: ReadonlySet<string> = new Set<ClientOp['op']>(['kv_put', 'kv_get', 'kv_del', 'lookup', 'read', 'tx_read', 'tx_commit', 'tx_abandon', 'watch', 'unwatch', 'status', 'signal']);
 /** Replies that acknowledge state of ours: never released unless that state is durable. */
 const ACKNOWLEDGING_OPS: ReadonlySet<string> = new Set(['tx_commit', 'kv_put', 'kv_del']);
 
@@ -266,8 +268,13 @@ export class Driver {
     if (this.pending.size >= this.limits.requests_in_flight_max) {
       return Promise.resolve({ reqId, ok: false, code: 'limit', message: `more than ${this.limits.requests_in_flight_max} requests in flight` });
     }
+    const kind = typeof op === 'object' && op !== null ? (op as { op?: unknown }).op : undefined;
+    if (typeof kind !== 'string' || !CLIENT_OPS.has(kind)) {
+      // Ops arrive from other threads (comlink): an unknown one must get an answer, not silence.
+      return Promise.resolve({ reqId, ok: false, code: 'invalid', message: `unknown operation ${JSON.stringify(kind ?? null)?.slice(0, 40)}` });
+    }
     return new Promise((resolve) => {
-      this.pending.set(reqId, { op: typeof op === 'object' && op !== null ? op.op : 'unknown' as ClientOp['op'], resolve });
+      this.pending.set(reqId, { op: kind as ClientOp['op'], resolve });
       try {
         this.peer.request({ reqId, op });
       } catch (e) {

@@ -78,6 +78,8 @@ export type ReplyListener = (peer: PeerId, reply: ClientReply) => void;
 export class Simulation {
   readonly rng: Rng;
   readonly nodes = new Map<PeerId, SimNode>();
+  /** Crashed peers whose id a newcomer took: they never come back. */
+  readonly retired: SimNode[] = [];
   readonly partitions = new Partitions();
   readonly trace = new TraceHash();
   readonly traceLines: string[] = [];
@@ -119,10 +121,17 @@ export class Simulation {
   addPeer(contact: PeerId | null, id?: PeerId): SimNode {
     const rng = this.rng.fork();
     // As a bootstrap server would: an id that halves the largest gap between known peers.
-    const chosen = id ?? chooseJoinId(this.members().map((n) => n.id), () => rng.next());
+    const chosen = id ?? chooseJoinId(this.live().map((n) => n.id), () => rng.next());
+    const prev = this.nodes.get(chosen);
+    if (prev?.alive) throw new Error(`peer id collision ${chosen}`);
+    if (prev) {
+      // The id of a crashed peer is taken by a newcomer (the bootstrap server refuses the old
+      // one when it comes back): that old peer's identity is gone for good.
+      this.nodes.delete(chosen);
+      this.retired.push(prev);
+    }
     const peer = new Peer({ env: this.envFor(rng), config: this.opts.peerConfig, id: chosen });
     const node = new SimNode(peer, new SimDisk(), rng);
-    if (this.nodes.has(peer.id)) throw new Error(`peer id collision ${peer.id}`);
     this.nodes.set(peer.id, node);
     peer.start(this.contactsFor(contact));
     this.flush(node);

@@ -139,7 +139,7 @@ export function runSeed(seed: number, opts: VoprOptions = {}): SeedResult {
   const crashed: number[] = [];
   // The fault model of r = 4 with majority quorums: one replica of a key may be lost at a
   // time. So a crash or leave waits until the peers have repaired the previous loss.
-  const repairing = () => sim.members().some((n) => !n.peer.store.empty.empty || !n.peer.store.stale.empty) || crashed.some((id) => !sim.nodes.get(id)!.alive);
+  const repairing = () => sim.members().some((n) => !n.peer.store.empty.empty || !n.peer.store.stale.empty) || crashed.some((id) => sim.nodes.get(id)?.alive === false);
   const whenRepaired = (fn: () => void) => {
     const attempt = () => {
       if (sim.now > t0 + T) return;
@@ -157,8 +157,8 @@ export function runSeed(seed: number, opts: VoprOptions = {}): SeedResult {
       crashed.push(victim);
       if (shape.restarts) {
         sim.schedule(sim.now + rng.int(500, 6000), () => {
-          const n = sim.nodes.get(victim)!;
-          if (!n.alive && sim.members().length > 0) sim.restart(victim, rng.pick(sim.members()).id);
+          const n = sim.nodes.get(victim);
+          if (n && !n.alive && sim.members().length > 0) sim.restart(victim, rng.pick(sim.members()).id);
         });
       }
     }));
@@ -184,7 +184,7 @@ export function runSeed(seed: number, opts: VoprOptions = {}): SeedResult {
       let at = sim.now + rng.int(200, 2000);
       all.forEach((id, k) => {
         sim.schedule(at, () => {
-          if (sim.nodes.get(id)!.alive) return;
+          if (sim.nodes.get(id)?.alive !== false) return;
           const members = sim.members();
           // The first one back creates a ring from its stored state; the others join it.
           sim.restart(id, k === 0 || members.length === 0 ? null : rng.pick(members).id);
