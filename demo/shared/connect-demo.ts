@@ -95,7 +95,7 @@ function adaptRuntime(client: RuntimeClient, room: string): DemoClient {
     },
     async replicas(key) {
       if (!raw.request) return null;
-      const request = raw.request;
+      const request = raw.request.bind(client);
       // Which peer holds each replica: a lookup of its position. Versions per replica need a
       // protocol operation that does not exist yet (see the demo's report).
       return Promise.all(
