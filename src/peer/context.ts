@@ -45,6 +45,7 @@ export class PeerContext {
   private replies_: ClientReply[] = [];
   private events_: WatchEvent[] = [];
   private signals_: Array<{ from: PeerId; data: Json }> = [];
+  private readonly idle: { -readonly [K in keyof Output]: Output[K] } = { send: NONE, persist: null, sendAfterPersist: NONE, replies: NO_REPLIES, events: NO_EVENTS, signals: NO_SIGNALS, wakeAt: null };
   /** Pending writes of this step: key -> value, or undefined for a delete. Last write wins. */
   private persist_ = new Map<string, Json | undefined>();
 
@@ -89,8 +90,10 @@ export class PeerContext {
 
   drain(): Output {
     if (this.send_.length === 0 && this.sendAfter_.length === 0 && this.replies_.length === 0 && this.persist_.size === 0 && this.events_.length === 0 && this.signals_.length === 0) {
-      // The common case for a heartbeat or a forwarded message's sender: nothing to hand over.
-      return { send: NONE, persist: null, sendAfterPersist: NONE, replies: NO_REPLIES, events: NO_EVENTS, signals: NO_SIGNALS, wakeAt: this.timers.nextAt() };
+      // The common case for a heartbeat or a forwarded message's sender: nothing to hand
+      // over. One reused object: the driver reads it before the next drain().
+      this.idle.wakeAt = this.timers.nextAt();
+      return this.idle;
     }
     let persist: Output['persist'] = null;
     if (this.persist_.size > 0) {

@@ -11,6 +11,14 @@ import { calmNetwork, deliveryDelays, type NetworkKnobs, Partitions } from './ne
 import { Rng } from './rng.ts';
 import { TraceHash } from './trace.ts';
 
+/** "route:<body kind>" names, built once (the hot path must not build strings). */
+const routeKinds = new Map<string, string>();
+function routeKind(k: string): string {
+  let s = routeKinds.get(k);
+  if (s === undefined) routeKinds.set(k, (s = `route:${k}`));
+  return s;
+}
+
 export interface DiskKnobs {
   /** Time for a batch to become durable: min plus an exponential extra with this mean. */
   disk_latency_min_ms: number;
@@ -410,7 +418,7 @@ export class Simulation {
 
   private transmit(from: PeerId, env: Envelope): void {
     this.sent++;
-    const kind = env.msg.t === 'route' ? `route:${env.msg.body.k}` : env.msg.t;
+    const kind = env.msg.t === 'route' ? routeKind(env.msg.body.k) : env.msg.t;
     this.sentByKind.set(kind, (this.sentByKind.get(kind) ?? 0) + 1);
     const to = env.to;
     const incarnation = this.nodes.get(to)?.incarnation ?? 0;
