@@ -105,6 +105,8 @@ export const Msg = v.variant('t', [
   v.strictObject({ t: v.literal('new_succ'), succs: ids }),
   /** p to its successor s: I believe I am your predecessor (stabilization and crash recovery). */
   v.strictObject({ t: v.literal('notify') }),
+  /** "Consider me as your successor": sent to a peer heard again after a suspicion (ring merge). */
+  v.strictObject({ t: v.literal('hint') }),
   /** Leaving peer x to its successor: take over my range; my predecessor was pred. */
   v.strictObject({ t: v.literal('leave'), pred: optId }),
   /** Leaving peer x to its predecessor: your successor is now succs[0]. */

@@ -72,6 +72,12 @@ export class Peer {
         this.store.handOver(this.ring.pred ?? this.id, this.id, succ);
       },
     });
+    // A peer we had suspected answers again: a partition healed, or it was only slow. Its
+    // pong (if it is a member) makes us consider it; the hint makes it consider us. That is
+    // how two rings zip back into one.
+    this.fd.onAlive((x) => {
+      if (this.ring.status === 'in') this.ctx.send(x, { t: 'hint' });
+    });
     this.router = new Router(this.ctx, this.ring, this.fd);
     this.router.onDeliver((body, msg) => this.deliver(body, msg));
     this.kv = new PlainKv(this.ctx, this.router);
@@ -192,6 +198,8 @@ export class Peer {
         return this.ring.onNewSucc(from, msg.succs);
       case 'notify':
         return this.ring.onNotify(from);
+      case 'hint':
+        return this.ring.consider(from);
       case 'leave':
         return this.ring.onLeave(from, msg.pred);
       case 'leave_pred':

@@ -163,14 +163,55 @@ export class Ring {
   /** p believes it is our predecessor. */
   onNotify(p: PeerId): void {
     if (this.status !== 'in' || p === this.pred || p === this.ctx.self) return;
-    if (this.pred === null || this.pred === this.ctx.self || this.predGone || this.fd.isSuspected(this.pred) || inOpen(p, this.pred, this.ctx.self)) {
+    const old = this.pred;
+    const closer = old !== null && old !== this.ctx.self && inOpen(p, old, this.ctx.self);
+    if (old === null || old === this.ctx.self || this.predGone || this.fd.isSuspected(old) || closer) {
       this.setPred(p);
+      // Our range shrank to (p, self]: whatever we hold of (old, p] now belongs to p (after a
+      // partition heals, p is the peer that held it all along; it merges by version).
+      if (closer && old !== null) this.hooks.gaveRange(old, p);
+      else if (old === this.ctx.self) this.hooks.gaveRange(this.ctx.self, p);
     }
   }
 
+  /**
+   * Another peer we did not know of, or had suspected and now hear again (a partition
+   * healed, two rings meet): if it lies between us and our successor it becomes our
+   * successor. Each such step moves successor pointers closer; stabilization does the rest,
+   * and two rings zip into one (ring unification, Shafaat, Ghodsi and Haridi).
+   */
+  consider(x: PeerId, confirmedMember = true): void {
+    if (this.status !== 'in' || x === this.ctx.self || this.fd.isSuspected(x)) return;
+    const succ = this.succ;
+    if (succ !== this.ctx.self && !inOpen(x, this.ctx.self, succ)) return;
+    if (!confirmedMember) {
+      // Only heard of: it may be a peer still joining (adopting it would route its own join
+      // back to it). Ask it; its pong says whether it is a member, and brings us back here.
+      const last = this.probed.get(x) ?? -Infinity;
+      if (this.ctx.now() - last < this.ctx.config.heartbeat_interval_ms) return;
+      this.probed.set(x, this.ctx.now());
+      if (this.probed.size > 256) this.probed.delete(this.probed.keys().next().value as PeerId);
+      this.ctx.send(x, { t: 'ping', seq: 0 });
+      return;
+    }
+    this.ctx.counters.add('ring.merge_step');
+    this.setSuccs([x, ...this.succs]);
+  }
+
+  /** Peers we asked "are you a member?" and when (bounded). */
+  private readonly probed = new Map<PeerId, number>();
+
   /** Heartbeat reply: stabilize with what our successor tells us. */
   onPong(from: PeerId, pred: PeerId | null, succs: PeerId[]): void {
-    if (this.status !== 'in' || from !== this.succ) return;
+    if (this.status !== 'in') return;
+    if (from !== this.succ) {
+      // A finger's or a probed peer's view: any member it names that lies between us and our
+      // successor is a better successor (this is how rings meet after a partition). Its
+      // predecessor may be a joiner that is not a member yet: left to the join protocol.
+      this.consider(from);
+      for (const x of succs) this.consider(x, false);
+      return;
+    }
     const self = this.ctx.self;
     if (pred !== null && pred !== self && inOpen(pred, self, from) && !this.fd.isSuspected(pred)) {
       // A peer joined between us (or we were in a branch): it becomes our successor.
