@@ -1,4 +1,4 @@
-import { inOpenClosed } from '../core/id.ts';
+import { dist, inOpenClosed } from '../core/id.ts';
 import { route_hops_max } from '../core/limits.ts';
 import type { MsgOf, RoutedBody } from '../core/messages.ts';
 import type { PeerId } from '../core/types.ts';
@@ -38,8 +38,14 @@ export class Router {
    * only efficiency: a receiver that is not responsible routes onwards, and a dead peer's
    * entries go with its suspicion.
    */
-  private cache: Array<{ lo: PeerId; hi: PeerId; peer: PeerId }> = [];
+  private cache: Array<{ lo: PeerId; hi: PeerId; peer: PeerId; at: number }> = [];
   static readonly cache_entries_max = 256;
+  /**
+   * A cached range is trusted this long after it was learned. A peer that left or crashed
+   * without being suspected by us (we never watched it) must not swallow our messages for
+   * ever; every answer from a live peer renews its entry.
+   */
+  static readonly cache_entry_ttl_ms = 10_000;
 
   constructor(
     private readonly ctx: PeerContext,
@@ -66,8 +72,9 @@ export class Router {
   /** Like route(), but straight to the cached responsible peer when one is known. */
   routeFast(target: PeerId, body: RoutedBody): void {
     if (this.ring.status === 'in' && !this.ring.isResponsible(target)) {
+      const oldest = this.ctx.now() - Router.cache_entry_ttl_ms;
       for (const c of this.cache) {
-        if (inOpenClosed(target, c.lo, c.hi)) {
+        if (c.at >= oldest && inOpenClosed(target, c.lo, c.hi)) {
           const self = this.ctx.self;
           this.ctx.send(c.peer, { t: 'route', target, origin: self, hops: 1, last: true, body });
           return;
@@ -89,7 +96,8 @@ export class Router {
   /** The peer we believe responsible for target: ourselves, a cached one, or null if unknown. */
   cachedPeer(target: PeerId): PeerId | null {
     if (this.ring.isResponsible(target)) return this.ctx.self;
-    for (const c of this.cache) if (inOpenClosed(target, c.lo, c.hi)) return c.peer;
+    const oldest = this.ctx.now() - Router.cache_entry_ttl_ms;
+    for (const c of this.cache) if (c.at >= oldest && inOpenClosed(target, c.lo, c.hi)) return c.peer;
     return null;
   }
 
@@ -99,7 +107,7 @@ export class Router {
     const [lo, hi] = range;
     if (lo === hi) return;
     this.cache = this.cache.filter((c) => c.peer !== peer && !inOpenClosed(c.hi, lo, hi) && !inOpenClosed(hi, c.lo, c.hi));
-    this.cache.push({ lo, hi, peer });
+    this.cache.push({ lo, hi, peer, at: this.ctx.now() });
     if (this.cache.length > Router.cache_entries_max) this.cache.shift();
   }
 
@@ -129,7 +137,12 @@ export class Router {
       this.ctx.counters.add('route.dropped_hops');
       return;
     }
-    const [next, last] = msg.last ? this.backward() : this.nextHop(msg.target);
+    // The sender believed us responsible. If the target is just behind us, a joiner or a
+    // branch sits there: step back to our predecessor. If it is ahead of us (the sender's
+    // cache was stale: our range shrank), route forwards as usual.
+    const self = this.ctx.self;
+    const behind = msg.last && dist(msg.target, self) < dist(self, msg.target);
+    const [next, last] = behind ? this.backward() : this.nextHop(msg.target);
     if (next === null) {
       this.ctx.counters.add('route.dropped_no_hop');
       return;

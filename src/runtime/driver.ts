@@ -95,6 +95,8 @@ export interface DriverStatus {
   writesInFlight: number;
   /** Items held as replicas. */
   items: number;
+  /** What the driver carried out (messages, batches, dropped acknowledgements, ...). */
+  stats: Driver['stats'];
 }
 
 interface Held {
@@ -171,7 +173,7 @@ export class Driver {
   private nextProbe = PROBE_SEQ_BASE;
   private started = false;
   private closed = false;
-  readonly stats = { messages_in: 0, messages_out: 0, send_errors: 0, batches_written: 0, acks_dropped: 0, replies_failed: 0, link_downs: 0, handler_errors: 0 };
+  readonly stats = { messages_in: 0, messages_out: 0, send_errors: 0, batches_written: 0, acks_dropped: 0, replies_failed: 0, link_downs: 0, handler_errors: 0, signals_relayed: 0 };
 
   constructor(opts: DriverOptions) {
     this.limits = { ...DEFAULT_DRIVER_LIMITS, ...opts.limits };
@@ -357,6 +359,7 @@ export class Driver {
       heldOutputs: this.held.length,
       writesInFlight: this.inFlight.size,
       items: this.peer.store.entries.size,
+      stats: { ...this.stats },
     };
   }
 
@@ -476,6 +479,11 @@ export class Driver {
 
   private transmit(env: Envelope): void {
     if (this.closed) return;
+    const msg = env.msg;
+    if (msg.t === 'route' && msg.body.k === 'signal' && env.to !== this.id) {
+      const via = this.signalRelay(msg.target, env.to);
+      if (via !== null) env = { to: via, msg: { ...msg, last: false } };
+    }
     try {
       this.network.send(env.to, encode(env.msg));
       this.stats.messages_out++;
@@ -484,6 +492,31 @@ export class Driver {
       this.stats.send_errors++;
       if (!(e instanceof NetworkError)) this.reportHandlerError(e);
     }
+  }
+
+  /**
+   * Signaling data for a new connection must not wait for that connection: in a small ring
+   * the next hop towards a peer is the peer itself (it is in our successor list), and a
+   * message to a peer without an open link waits for the link, which waits for the signal.
+   * So a signal whose next hop has no open link goes to the open-linked peer closest before
+   * the target instead; it routes on from there (each such step gets closer, and the
+   * target's predecessor always has a link to it). Null: send as planned.
+   */
+  private signalRelay(target: PeerId, next: PeerId): PeerId | null {
+    const connected = this.network.connectedPeers();
+    if (connected.includes(next)) return null;
+    let best: PeerId | null = null;
+    let bestDist = dist(this.id, target);
+    for (const p of connected) {
+      if (p === next || p === this.id) continue;
+      const d = dist(p, target);
+      if (d < bestDist) {
+        best = p;
+        bestDist = d;
+      }
+    }
+    if (best !== null) this.stats.signals_relayed++;
+    return best;
   }
 
   private release(envelopes: Envelope[], replies: ClientReply[]): void {

@@ -78,7 +78,7 @@ export function shapeOf(seed: number): SeedShape {
     crashes: rng.int(0, Math.min(3, Math.floor(peers / 4))),
     restarts: rng.chance(0.6),
     partitions: rng.int(0, 2),
-    partition_ms_max: rng.pick([500, 1500, 2500]),
+    partition_ms_max: rng.pick([500, 1500, 2500, 10_000, 30_000]),
     one_way: rng.chance(0.3),
     joins: rng.int(0, 2),
     leaves: rng.int(0, 1),
