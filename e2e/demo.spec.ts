@@ -26,7 +26,22 @@ let query = '';
 
 async function goAll(path: string): Promise<void> {
   await Promise.all(pages.map((p) => p.goto(`${path}${query}`)));
-  await Promise.all(pages.map((p) => p.waitForSelector('body[data-ready=true]', { timeout: 60_000 })));
+  await allReady();
+}
+
+/** Every tab has joined and shows its app; a tab that does not is photographed for the report. */
+async function allReady(): Promise<void> {
+  await Promise.all(
+    pages.map(async (p, i) => {
+      try {
+        await p.waitForSelector('body[data-ready=true]', { timeout: 60_000 });
+      } catch (e) {
+        await mkdir(SHOTS, { recursive: true });
+        await p.screenshot({ path: join(SHOTS, `not-ready-tab-${i}.png`) });
+        throw e;
+      }
+    }),
+  );
   await Promise.all(pages.map((p) => expect(p.getByTestId('ring-status')).toHaveAttribute('data-state', 'in', { timeout: 30_000 })));
 }
 
@@ -79,7 +94,7 @@ test.describe.serial('demo applications on a ring of 3 tabs', () => {
   });
 
   test('overview page links to the three apps', async () => {
-    await goAll('/demo/index.html');
+    await allReady();
     for (const name of ['Ring console', 'Draw', 'Wiki']) await expect(pages[0]!.locator('.card', { hasText: name })).toBeVisible();
     await shot(pages[0]!, 'overview');
   });
@@ -212,5 +227,52 @@ test.describe.serial('demo applications on a ring of 3 tabs', () => {
     await expect(b.getByTestId('replicas').locator('tr[data-peer]')).toHaveCount(4);
     await a.waitForTimeout(2500); // two samples for the plots
     for (const [i, p] of pages.entries()) await shot(p, `console-${i}`);
+  });
+});
+
+test.describe('each demo works with one tab alone', () => {
+  test('draw, wiki and console in a ring of one', async ({ server: vite, browser }) => {
+    test.setTimeout(180_000);
+    const signaling = await startSignalingServer({ port: 0, host: '127.0.0.1', log: () => {} });
+    const context = await browser.newContext({ viewport: { width: 1280, height: 860 } });
+    try {
+      await context.grantPermissions(['camera', 'microphone'], { origin: vite.url });
+      const solo = await context.newPage();
+      const errors: string[] = [];
+      solo.on('pageerror', (e) => errors.push(e.message));
+      solo.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
+      const q = `?room=demo-solo-${Date.now().toString(36)}&signaling=${encodeURIComponent(signaling.url)}`;
+      const open = async (path: string) => {
+        await solo.goto(`${vite.url}${path}`);
+        await solo.waitForSelector('body[data-ready=true]', { timeout: 60_000 });
+        await expect(solo.getByTestId('ring-status')).toHaveAttribute('data-state', 'in', { timeout: 30_000 });
+      };
+      await open(`/demo/draw.html${q}`);
+      await solo.getByTestId('tool-ellipse').click();
+      const box = (await solo.getByTestId('canvas').boundingBox())!;
+      await solo.mouse.move(box.x + 50, box.y + 50);
+      await solo.mouse.down();
+      await solo.mouse.move(box.x + 150, box.y + 120, { steps: 5 });
+      await solo.mouse.up();
+      await expect(layer(solo)).toHaveCount(1);
+      await expect(layer(solo).first()).toHaveAttribute('data-mine', 'true', { timeout: 15_000 });
+      await shot(solo, 'solo-draw');
+
+      await open(`/demo/wiki.html${q}#/edit/Alone`);
+      await solo.getByTestId('editor-text').fill('Just me, [[Alone]] in the ring. [[Category:Solo]]');
+      await solo.getByTestId('editor-save').click();
+      await expect(solo.getByTestId('page')).toHaveAttribute('data-rev', '1', { timeout: 30_000 });
+      await solo.goto(`${vite.url}/demo/wiki.html${q}#/wiki/Category:Solo`);
+      await expect(solo.getByTestId('category-members')).toContainText('Alone', { timeout: 30_000 });
+      await shot(solo, 'solo-wiki');
+
+      await open(`/demo/console.html${q}`);
+      await expect(solo.getByTestId('ring').locator('g.peer')).toHaveCount(1, { timeout: 30_000 });
+      await shot(solo, 'solo-console');
+      expect(errors).toEqual([]);
+    } finally {
+      await context.close();
+      await signaling.close();
+    }
   });
 });

@@ -223,10 +223,11 @@ export class WikiStore {
         textHash: textHash(req.text),
       };
       tx.write(key.page(title), record as unknown as Json);
-      return { rev: n, deferred };
+      // When the page was fully indexed before, exactly the lists not changed here are left.
+      return { rev: n, deferred, left: wasIndexed ? changes.slice(now.length).map(([k]) => k) : null };
     });
-    if (result.deferred > 0) await this.finishIndexing(title);
-    return result;
+    if (result.deferred > 0) await this.finishIndexing(title, undefined, result.left ? { rev: result.rev, keys: result.left } : undefined);
+    return { rev: result.rev, deferred: result.deferred };
   }
 
   /**
@@ -235,14 +236,17 @@ export class WikiStore {
    * wanted: each list is set from the page's current links, read in the same transaction.
    * Returns the number of lists checked.
    */
-  async finishIndexing(titleRaw: string, onProgress?: (done: number, total: number) => void): Promise<number> {
+  async finishIndexing(titleRaw: string, onProgress?: (done: number, total: number) => void, left?: { rev: number; keys: string[] }): Promise<number> {
     const title = normalizeTitle(titleRaw);
     const rec = (await this.db.get(key.page(title))) as PageRecord | undefined;
     if (!rec || rec.indexed === rec.rev) return 0;
-    // Every list touched by a revision since the last fully indexed one may be off.
-    const suspects = new Set(listKeysOf(rec.links, rec.categories));
+    // The lists a save left are all that is off only while that save is the current revision.
+    const only = left && left.rev === rec.rev ? left.keys : undefined;
+    // The lists a save left (when known); else every list touched by a revision since the
+    // last fully indexed one may be off.
+    const suspects = new Set(only ?? listKeysOf(rec.links, rec.categories));
     const from = Math.max(rec.indexed, rec.rev - repair_revisions_max, 1);
-    const revs = await Promise.all(Array.from({ length: Math.max(0, rec.rev - from) }, (_, i) => this.db.get(key.rev(title, from + i))));
+    const revs = only ? [] : await Promise.all(Array.from({ length: Math.max(0, rec.rev - from) }, (_, i) => this.db.get(key.rev(title, from + i))));
     for (const r of revs as Array<RevisionRecord | undefined>) if (r) for (const k of listKeysOf(r.links, r.categories)) suspects.add(k);
     const all = [...suspects];
     const batch = tx_keys_max - 1; // the page record is read in every batch
