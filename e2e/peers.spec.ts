@@ -5,8 +5,9 @@ import { chromium, type BrowserContext, type Page } from '@playwright/test';
 import { WebSocket } from 'ws';
 import { startSignalingServer, type SignalingServer } from '../signaling/server.ts';
 import { checkBank, checkLinearizable, type BankRead } from '../src/sim/check/index.ts';
+import { start } from '../src/runtime/start.ts';
 import { launchOptions } from './chromium.ts';
-import { expect, openPeers, openTrackedPage, test, type ErrorLog, type PeerSet } from './harness.ts';
+import { REPO_ROOT, expect, launchBrowser, openPeers, openTrackedPage, test, type ErrorLog, type PeerSet } from './harness.ts';
 import { PEER_PAGE, Recorder, connectPeer, ready, status, waitFor, waitForRing } from './pages/peer-driver.ts';
 
 /**
@@ -353,3 +354,30 @@ async function readAllBack(h: Recorder, page: Page, process: number, data: Recor
     }
   }
 }
+
+test('npm start serves the demo and its signaling server on 127.0.0.1; tabs opened on it form one ring', async () => {
+  test.setTimeout(120_000);
+  const cacheDir = join(REPO_ROOT, '.tmp', `vite-start-${process.pid}-${Date.now().toString(36)}`);
+  const app = await start({ port: 0, signalingPort: 0, logLevel: 'silent', cacheDir, signalingLog: quiet });
+  const browser = await launchBrowser();
+  const log: ErrorLog = { errors: [], allow: [] };
+  try {
+    expect(app.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/$/);
+    expect(app.signalingUrl).toMatch(/^ws:\/\/127\.0\.0\.1:\d+$/);
+    const room = `start-${Date.now().toString(36)}`;
+    const pages: Page[] = [];
+    for (let t = 0; t < 2; t++) {
+      const context = await browser.newContext();
+      await context.grantPermissions(['camera', 'microphone'], { origin: app.url.slice(0, -1) });
+      // The demo's pages take the signaling URL npm start gives them (no ?signaling=).
+      pages.push(await openTrackedPage(context, `${app.url}?room=${room}`, log, `demo tab ${t}`));
+    }
+    for (const p of pages) await expect(p.getByTestId('ring-status')).toHaveAttribute('data-state', 'in', { timeout: 60_000 });
+    expect(app.signaling.stats().peers).toBe(2);
+    expect(log.errors).toEqual([]);
+  } finally {
+    await browser.close();
+    await app.close();
+    await rm(cacheDir, { recursive: true, force: true });
+  }
+});

@@ -19,6 +19,10 @@ export interface StartOptions {
   signalingPort?: number;
   /** Vite log level ('silent' for tests). */
   logLevel?: 'info' | 'warn' | 'error' | 'silent';
+  /** Vite's dependency cache (tests use a private one, so concurrent runs do not collide). */
+  cacheDir?: string;
+  /** Signaling server log; default one JSON line per event on stderr. */
+  signalingLog?: (event: string, fields: Record<string, unknown>) => void;
 }
 
 export interface Started {
@@ -32,7 +36,11 @@ const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 
 export async function start(opts: StartOptions = {}): Promise<Started> {
   const host = opts.host ?? process.env.TABRING_HOST ?? '127.0.0.1';
-  const signaling = await startSignalingServer({ host, port: opts.signalingPort ?? Number(process.env.TABRING_SIGNALING_PORT ?? 8787) });
+  const signaling = await startSignalingServer({
+    host,
+    port: opts.signalingPort ?? Number(process.env.TABRING_SIGNALING_PORT ?? 8787),
+    ...(opts.signalingLog ? { log: opts.signalingLog } : {}),
+  });
   try {
     // The pages read it from import.meta.env (Vite passes VITE_* variables on).
     process.env.VITE_TABRING_SIGNALING = signaling.url;
@@ -40,6 +48,7 @@ export async function start(opts: StartOptions = {}): Promise<Started> {
     const vite = await createServer({
       configFile: `${repoRoot}vite.config.ts`,
       logLevel: opts.logLevel ?? 'warn',
+      ...(opts.cacheDir ? { cacheDir: opts.cacheDir } : {}),
       server: { host, port: opts.port ?? Number(process.env.TABRING_PORT ?? 5173) },
     });
     await vite.listen();
