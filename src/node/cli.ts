@@ -1,0 +1,117 @@
+/**
+ * The tabring command (launched by tabring.mjs: `npx tabring ...`, `npm run peer -- ...`).
+ *
+ *   tabring peer --room R --signaling ws://HOST:PORT --data DIR [--listen PORT] [--host ADDR]
+ *
+ * Runs an always-on peer (node-peer.ts) until SIGINT/SIGTERM, which leave gracefully (the
+ * peer hands its ranges to its successor, at most the driver's leave_timeout_ms); a second
+ * signal stops at once. The data directory keeps the identity and the data: the same
+ * command again is the same peer. --listen hosts the signaling server in this process
+ * (loopback unless --host), so tabs can use this peer as their first contact; --signaling
+ * may then be left out.
+ *
+ * Output: one line when the peer's view changes (ring status, predecessor, successors,
+ * connected peers), and a status line every --status-interval-ms anyway.
+ */
+import { parseArgs } from 'node:util';
+import { resolve } from 'node:path';
+import { ID_SPACE } from '../core/id.ts';
+import type { PeerId } from '../core/types.ts';
+import { NodePeer } from './node-peer.ts';
+
+const USAGE = `usage: tabring peer --room ROOM --data DIR (--signaling ws://HOST:PORT | --listen PORT) [--host ADDR] [--status-interval-ms MS]`;
+const STATUS_INTERVAL_MS_DEFAULT = 30_000;
+/** How often the view is checked for a change worth a line (ms). */
+const CHANGE_POLL_MS = 500;
+
+export async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  if (command !== 'peer') {
+    console.error(USAGE);
+    return 2;
+  }
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: rest,
+      options: {
+        room: { type: 'string' },
+        signaling: { type: 'string' },
+        data: { type: 'string' },
+        listen: { type: 'string' },
+        host: { type: 'string' },
+        'status-interval-ms': { type: 'string' },
+      },
+      strict: true,
+    }));
+  } catch (e) {
+    console.error(`${e instanceof Error ? e.message : String(e)}\n${USAGE}`);
+    return 2;
+  }
+  const listen = values.listen === undefined ? undefined : Number(values.listen);
+  const interval = Number(values['status-interval-ms'] ?? STATUS_INTERVAL_MS_DEFAULT);
+  if (!values.room || !values.data || (!values.signaling && listen === undefined) || (listen !== undefined && !Number.isInteger(listen)) || !(interval > 0)) {
+    console.error(USAGE);
+    return 2;
+  }
+  const data = resolve(values.data);
+  log(`starting: room ${values.room}, data ${data}${values.signaling ? `, signaling ${values.signaling}` : ''}${listen !== undefined ? `, hosting signaling on port ${listen}` : ''}`);
+  const peer = await NodePeer.start({
+    room: values.room,
+    signaling: values.signaling,
+    data,
+    listen: listen === undefined ? undefined : { port: listen, host: values.host },
+  });
+  log(`peer ${hex(peer.id)} ${peer.runtime.driver.restored ? 'restarted with its stored identity' : 'is new'}; in the ring at ${position(peer.id)}${peer.hosting ? `; signaling for tabs at ${peer.hosting}` : ''}`);
+  let last = '';
+  const report = (always: boolean) => {
+    const s = peer.runtime.driver.snapshot();
+    const view = `ring ${s.ring}, pred ${s.pred === null ? '-' : hex(s.pred)}, succs [${s.succs.map(hex).join(' ')}], connected [${s.connected.map(hex).join(' ')}]`;
+    if (!always && view === last) return;
+    last = view;
+    log(`${hex(s.id)} at ${position(s.id)}: ${view}; ring size ~${s.ringSizeEstimate}, items ${s.items}`);
+  };
+  const poll = setInterval(() => report(false), CHANGE_POLL_MS);
+  const periodic = setInterval(() => report(true), interval);
+  report(true);
+  return new Promise<number>((done) => {
+    let stopping = false;
+    const stop = (signal: string) => {
+      if (stopping) {
+        log(`${signal} again: stopping without handover`);
+        void peer.close().then(() => done(1));
+        return;
+      }
+      stopping = true;
+      clearInterval(poll);
+      clearInterval(periodic);
+      log(`${signal}: leaving the ring (handing over ${peer.runtime.driver.snapshot().items} items)`);
+      const t0 = Date.now();
+      peer.leave().then(
+        () => {
+          log(`left in ${Date.now() - t0} ms; data and identity stay in ${data}`);
+          done(0);
+        },
+        (e: unknown) => {
+          log(`leave failed: ${e instanceof Error ? e.message : String(e)}`);
+          done(1);
+        },
+      );
+    };
+    process.on('SIGINT', () => stop('SIGINT'));
+    process.on('SIGTERM', () => stop('SIGTERM'));
+  });
+}
+
+function hex(id: PeerId): string {
+  return id.toString(16).padStart(13, '0');
+}
+
+/** Where on the circle, as a fraction: easier to read than a 52-bit number. */
+function position(id: PeerId): string {
+  return `${((id / ID_SPACE) * 100).toFixed(2)}%`;
+}
+
+function log(line: string): void {
+  console.log(`${new Date().toISOString()} ${line}`);
+}
