@@ -16,12 +16,16 @@ export function importView(store: WikiStore): HTMLElement {
   let controller: AbortController | null = null;
 
   const show = (p: ImportProgress) => {
-    if (p.pagesTotal) bar.value = Math.min(1, p.pages / p.pagesTotal);
-    else if (p.bytesTotal) bar.value = Math.min(1, p.bytesRead / p.bytesTotal);
+    // Saving pages is most of the work; indexing their links the rest.
+    const pagesPart = p.phase === 'links' ? 1 : p.pagesTotal ? p.pages / p.pagesTotal : p.bytesTotal ? p.bytesRead / p.bytesTotal : 0;
+    const linksPart = p.phase === 'links' && p.pages > 0 ? p.linked / p.pages : 0;
+    bar.value = Math.min(1, 0.8 * pagesPart + 0.2 * linksPart);
     const rate = p.elapsedMs > 0 ? (p.pages / p.elapsedMs) * 1000 : 0;
     line.textContent = p.done
-      ? `Import complete: ${p.pages} pages (${p.created} new, ${p.updated} updated, ${p.unchanged} unchanged${p.failed.length ? `, ${p.failed.length} failed` : ''}) in ${(p.elapsedMs / 1000).toFixed(1)} s.`
-      : `${p.pages}${p.pagesTotal ? ` of ${p.pagesTotal}` : ''} pages · ${formatBytes(p.bytesRead)} read · ${rate.toFixed(1)} pages/s · now: ${p.current}`;
+      ? `Import complete: ${p.pages} pages, links indexed (${p.created} new, ${p.updated} updated, ${p.unchanged} unchanged${p.failed.length ? `, ${p.failed.length} failed` : ''}) in ${(p.elapsedMs / 1000).toFixed(1)} s.`
+      : p.phase === 'pages'
+        ? `Saving pages: ${p.pages}${p.pagesTotal ? ` of ${p.pagesTotal}` : ''} · ${formatBytes(p.bytesRead)} read · ${rate.toFixed(1)} pages/s · now: ${p.current}`
+        : `Indexing links between the imported pages: ${p.linked} of ${p.pages} · now: ${p.current}`;
     line.dataset.done = String(p.done);
     if (p.done) bar.value = 1;
     errors.replaceChildren(

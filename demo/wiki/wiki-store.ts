@@ -91,6 +91,12 @@ export interface SaveRequest {
   comment: string;
   /** Time of the revision (ms since epoch); now unless importing. */
   time?: number;
+  /**
+   * Which link targets get this page in their backlink list now (all unless given). An
+   * import leaves out links to pages it does not bring and indexes the others after all
+   * its pages are saved (see importer.ts).
+   */
+  indexLink?: (target: string) => boolean;
 }
 
 export interface SaveResult {
@@ -185,6 +191,7 @@ export class WikiStore {
     if (!title) throw new Error('a page needs a title');
     const facts = analyse(req.text);
     const links = facts.links.filter((l) => l !== title);
+    const indexLink = req.indexLink ?? (() => true);
     const chunks = splitText(req.text);
     const time = req.time ?? Date.now();
     const bytes = new TextEncoder().encode(req.text).length;
@@ -197,15 +204,14 @@ export class WikiStore {
       const rev: RevisionRecord = { ...summary, chunks: chunks.length, links, categories: facts.categories };
       tx.write(key.rev(title, n), rev as unknown as Json);
       chunks.forEach((c, i) => tx.write(key.text(title, n, i), c));
-      if (!old) await setMember(tx, key.titles(title), title, true);
       // Lists whose membership changes, categories first (few, and the most visible).
-      const before = new Set(old ? listKeysOf(old.links, old.categories) : []);
-      const after = new Set(listKeysOf(links, facts.categories));
+      const before = new Set(old ? listKeysOf(old.links.filter(indexLink), old.categories) : []);
+      const after = new Set(listKeysOf(links.filter(indexLink), facts.categories));
       const changes: Array<[string, boolean]> = [
         ...[...after].filter((k) => !before.has(k)).map((k) => [k, true] as [string, boolean]),
         ...[...before].filter((k) => !after.has(k)).map((k) => [k, false] as [string, boolean]),
       ];
-      const used = 2 + chunks.length + (old ? 0 : 1);
+      const used = 2 + chunks.length;
       const room = Math.max(0, tx_keys_max - used);
       const wasIndexed = !old || old.indexed === old.rev;
       const now = wasIndexed ? changes.slice(0, room) : [];
@@ -224,8 +230,12 @@ export class WikiStore {
       };
       tx.write(key.page(title), record as unknown as Json);
       // When the page was fully indexed before, exactly the lists not changed here are left.
-      return { rev: n, deferred, left: wasIndexed ? changes.slice(now.length).map(([k]) => k) : null };
+      return { rev: n, deferred, left: wasIndexed ? changes.slice(now.length).map(([k]) => k) : null, created: !old };
     });
+    // The title index is one list per letter that every new page joins: inside the save it
+    // would make concurrent creations conflict (an import creates many at once). Its own
+    // small transaction retries cheaply; "All pages" may lag a save by a moment.
+    if (result.created) await this.db.transact((tx) => setMember(tx, key.titles(title), title, true));
     if (result.deferred > 0) await this.finishIndexing(title, undefined, result.left ? { rev: result.rev, keys: result.left } : undefined);
     return { rev: result.rev, deferred: result.deferred };
   }
@@ -265,8 +275,28 @@ export class WikiStore {
     return all.length;
   }
 
+  /**
+   * Put `title` in the backlink list of each target it still links to (read in the same
+   * transaction), in transactions of at most 64 keys.
+   */
+  async indexBacklinks(titleRaw: string, targets: readonly string[]): Promise<void> {
+    const title = normalizeTitle(titleRaw);
+    const batch = tx_keys_max - 1;
+    for (let i = 0; i < targets.length; i += batch) {
+      const part = targets.slice(i, i + batch);
+      await this.db.transact(async (tx) => {
+        const cur = (await tx.get(key.page(title))) as PageRecord | undefined;
+        const links = new Set(cur?.links ?? []);
+        await Promise.all(part.map((t) => setMember(tx, key.linksHere(t), title, links.has(t))));
+      });
+    }
+  }
+
   /** Import one page: a new revision when its text differs from the current one, else nothing. */
-  async importPage(p: { title: string; text: string; author: string; comment: string; time: number }): Promise<'created' | 'updated' | 'unchanged'> {
+  async importPage(
+    p: { title: string; text: string; author: string; comment: string; time: number },
+    indexLink?: (target: string) => boolean,
+  ): Promise<'created' | 'updated' | 'unchanged'> {
     for (let attempt = 0; ; attempt++) {
       const rec = await this.page(p.title);
       if (rec && rec.textHash === textHash(p.text)) {
@@ -274,7 +304,7 @@ export class WikiStore {
         return 'unchanged';
       }
       try {
-        await this.save({ title: p.title, text: p.text, baseRev: rec?.rev ?? 0, author: p.author, comment: p.comment, time: p.time });
+        await this.save({ title: p.title, text: p.text, baseRev: rec?.rev ?? 0, author: p.author, comment: p.comment, time: p.time, ...(indexLink ? { indexLink } : {}) });
         return rec ? 'updated' : 'created';
       } catch (e) {
         // Another tab imported or edited it meanwhile: look again.
