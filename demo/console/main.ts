@@ -5,6 +5,7 @@ import { el } from '../shared/dom.ts';
 import { describeError } from '../shared/errors.ts';
 import { shortId } from '../shared/format.ts';
 import { startPage } from '../shared/page.ts';
+import { retryUnavailable } from '../shared/retry.ts';
 import { Plot } from './plot.ts';
 import { knownPeers, legend, ringSvg, type RingPicture } from './ring-view.ts';
 import { attachSampler, OpLog, StatsHistory } from './stats.ts';
@@ -52,7 +53,7 @@ void startPage('console', (client: DemoClient, main: HTMLElement) => {
     keyResult.replaceChildren(el('p', { class: 'muted' }, ['Looking up…']));
     try {
       const t0 = performance.now();
-      const v = await client.readVersioned(key);
+      const v = await retryUnavailable(() => client.readVersioned(key));
       const value = v ?? { found: (await client.db.get(key)) !== undefined, value: await client.db.get(key), version: NaN };
       ops.read(performance.now() - t0);
       const replicas = await client.replicas(key);
@@ -72,8 +73,10 @@ void startPage('console', (client: DemoClient, main: HTMLElement) => {
   };
   storeBtn.onclick = async () => {
     const t0 = performance.now();
+    storeBtn.disabled = true;
     try {
-      await client.db.write(keyIn.value, parseValue(valueIn.value));
+      const waiting = () => keyResult.replaceChildren(el('p', { class: 'muted' }, ['Waiting for the replicas of this key to answer…']));
+      await retryUnavailable(() => client.db.write(keyIn.value, parseValue(valueIn.value)), waiting);
       ops.commit(performance.now() - t0);
       ops.committed++;
       await lookup();
@@ -81,6 +84,8 @@ void startPage('console', (client: DemoClient, main: HTMLElement) => {
       if (e instanceof AbortedError) ops.aborted++;
       if (e instanceof CommitUnknownError) ops.unknown++;
       keyResult.replaceChildren(el('p', { class: 'notice error' }, [describeError(e)]));
+    } finally {
+      storeBtn.disabled = false;
     }
   };
   lookBtn.onclick = () => void lookup();

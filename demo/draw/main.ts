@@ -2,6 +2,7 @@ import type { DemoClient } from '../shared/client.ts';
 import { el } from '../shared/dom.ts';
 import { describeError } from '../shared/errors.ts';
 import { startPage, toast } from '../shared/page.ts';
+import { retryUnavailable } from '../shared/retry.ts';
 import { LiveBoard } from './board.ts';
 import { DrawStore, lock_lease_ms, lock_renew_ms, newShapeId, path_points_max, ShapeLockedError, type Shape, type ShapeKind, type ShapePatch } from './draw-store.ts';
 import { handleAt, pathFromPoints, resized, shapeAt, type Point } from './geometry.ts';
@@ -337,7 +338,7 @@ void startPage('draw', async (client: DemoClient, main: HTMLElement) => {
   });
 
   try {
-    await live.start();
+    await retryUnavailable(() => live.start());
   } catch (e) {
     main.prepend(el('p', { class: 'notice error', role: 'alert' }, [`Could not load the drawing: ${describeError(e)}`]));
   }

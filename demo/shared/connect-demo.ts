@@ -1,4 +1,6 @@
 import type { Db } from '../../src/api/index.ts';
+import { errorFromReply } from '../../src/api/errors.ts';
+import type { ClientReply } from '../../src/peer/io.ts';
 import { keyPosition } from '../../src/core/hash.ts';
 import { replicaPositions } from '../../src/replication/replicas.ts';
 import type { DemoClient, PeerStatus, ReplicaInfo, RingSummary } from './client.ts';
@@ -107,8 +109,9 @@ function adaptRuntime(client: RuntimeClient, room: string): DemoClient {
     },
     async readVersioned(key) {
       if (!raw.request) return null;
-      const r = (await raw.request({ op: 'read', key })) as { ok: boolean; value?: unknown; found?: boolean; ver?: number };
-      return r.ok ? { found: r.found ?? false, value: r.value, version: r.ver ?? 0 } : null;
+      const r = (await raw.request({ op: 'read', key })) as ClientReply;
+      if (!r.ok) throw errorFromReply(r.code, r.message, [key]);
+      return { found: r.found ?? false, value: r.value, version: r.ver ?? 0 };
     },
     close: () => client.close(),
   };

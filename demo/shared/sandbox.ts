@@ -1,4 +1,5 @@
 import { Db } from '../../src/api/index.ts';
+import { errorFromReply } from '../../src/api/errors.ts';
 import { keyPosition } from '../../src/core/hash.ts';
 import { replicaPositions } from '../../src/replication/replicas.ts';
 import { buildRing, settle, trueResponsible } from '../../src/sim/scenarios.ts';
@@ -69,7 +70,8 @@ export function startSandbox(room: string): DemoClient {
     },
     async readVersioned(key) {
       const r = await link.request({ op: 'read', key });
-      return r.ok ? { found: r.found ?? false, value: r.value, version: r.ver ?? 0 } : null;
+      if (!r.ok) throw errorFromReply(r.code, r.message, [key]);
+      return { found: r.found ?? false, value: r.value, version: r.ver ?? 0 };
     },
     async close() {
       clearInterval(timer);

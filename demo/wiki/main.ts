@@ -2,6 +2,7 @@ import type { DemoClient } from '../shared/client.ts';
 import { el } from '../shared/dom.ts';
 import { describeError } from '../shared/errors.ts';
 import { startPage } from '../shared/page.ts';
+import { retryUnavailable } from '../shared/retry.ts';
 import { aboutView } from './about-view.ts';
 import { editorView, type EditorHandle } from './editor.ts';
 import { importView } from './import-view.ts';
@@ -75,34 +76,31 @@ void startPage('wiki', async (client: DemoClient, main: HTMLElement) => {
     if (stopWatch) void stopWatch().catch(() => {});
     stopWatch = null;
     try {
-      let view: HTMLElement;
-      switch (route.view) {
-        case 'page':
-          view = await pageView(store, route.title, { followRedirect: route.redirect !== false });
-          break;
-        case 'revision':
-          view = await pageView(store, route.title, { n: route.n });
-          break;
-        case 'edit':
-          editor = await editorView(store, route.title);
-          view = editor.element;
-          break;
-        case 'history':
-          view = await historyView(store, route.title);
-          break;
-        case 'linkshere':
-          view = await linksHereView(store, route.title);
-          break;
-        case 'all':
-          view = await allPagesView(store, route.letter);
-          break;
-        case 'import':
-          view = importView(store);
-          break;
-        case 'about':
-          view = aboutView();
-          break;
-      }
+      const build = async (): Promise<HTMLElement> => {
+        switch (route.view) {
+          case 'page':
+            return pageView(store, route.title, { followRedirect: route.redirect !== false });
+          case 'revision':
+            return pageView(store, route.title, { n: route.n });
+          case 'edit':
+            editor = await editorView(store, route.title);
+            return editor.element;
+          case 'history':
+            return historyView(store, route.title);
+          case 'linkshere':
+            return linksHereView(store, route.title);
+          case 'all':
+            return allPagesView(store, route.letter);
+          case 'import':
+            return importView(store);
+          case 'about':
+            return aboutView();
+        }
+      };
+      // Right after tabs (re)join, replicas may not answer yet: wait for them, and say so.
+      const view = await retryUnavailable(build, () => {
+        if (gen === generation) content.replaceChildren(el('p', { class: 'notice info' }, ['Waiting for the peers that hold this page to answer…']));
+      });
       if (gen !== generation) return;
       content.replaceChildren(...[tabs(route), view].filter((x): x is HTMLElement => x !== null));
       if (scrollTop) scrollTo(0, 0);
