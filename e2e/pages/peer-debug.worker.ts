@@ -1,9 +1,14 @@
 /// <reference lib="webworker" />
 /**
- * The production peer worker plus one test hook: raw garbage on a data channel, sent beside
- * the transport on the very channel it uses (as a buggy or hostile peer would).
+ * The production peer worker plus hooks for tests and benchmarks, all beside the transport
+ * on the very channels it uses:
+ * - garbage: frames no correct peer sends (as a buggy or hostile peer would);
+ * - rtt: round trips of the protocol's own ping (answered by the remote peer's protocol
+ *   core in its worker), the floor a commit's message delays stand on;
+ * - idb: latency of one durable IndexedDB write (strict durability), the other floor.
  */
 import '../../worker/peer-worker.ts';
+import { IndexedDbStorage } from '../../worker/indexeddb-storage.ts';
 
 const scope = self as unknown as DedicatedWorkerGlobalScope;
 /** Channels the page moved in (the transport gets the same objects). */
@@ -28,18 +33,73 @@ function garbageFrames(): Array<string | ArrayBuffer> {
   return frames;
 }
 
+/** Sorted samples -> median, p99 (ms). */
+function quantiles(xs: number[]): { samples: number; p50: number; p99: number; mean: number } {
+  xs.sort((a, b) => a - b);
+  const at = (q: number) => Math.round(xs[Math.min(xs.length - 1, Math.floor(q * xs.length))]! * 1000) / 1000;
+  return { samples: xs.length, p50: at(0.5), p99: at(0.99), mean: Math.round((xs.reduce((s, x) => s + x, 0) / xs.length) * 1000) / 1000 };
+}
+
+/** Pings with sequence numbers far above the failure detector's, answered by the remote core. */
+async function rtt(peer: number, samples: number): Promise<ReturnType<typeof quantiles>> {
+  const ch = raw.get(peer);
+  if (!ch || ch.readyState !== 'open') throw new Error(`no open channel to ${peer}`);
+  const times: number[] = [];
+  for (let i = 0; i < samples; i++) {
+    const seq = 2 ** 45 + i;
+    const t0 = performance.now();
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => (ch.removeEventListener('message', on), reject(new Error(`no pong ${seq} within 2000 ms`))), 2_000);
+      const on = (ev: MessageEvent) => {
+        if (typeof ev.data === 'string' && ev.data.startsWith(`m{"t":"pong","seq":${seq},`)) {
+          clearTimeout(timer);
+          ch.removeEventListener('message', on);
+          resolve();
+        }
+      };
+      ch.addEventListener('message', on);
+      ch.send(`m{"t":"ping","seq":${seq}}`);
+    });
+    times.push(performance.now() - t0);
+  }
+  return quantiles(times);
+}
+
+/** One small batch per write, one at a time, strict durability: what a vote's persist costs. */
+async function idb(samples: number): Promise<ReturnType<typeof quantiles>> {
+  const storage = await IndexedDbStorage.open(`tabring-bench-floor-${Math.random().toString(36).slice(2)}`);
+  const times: number[] = [];
+  try {
+    for (let i = 0; i < samples; i++) {
+      const t0 = performance.now();
+      await storage.write({ puts: [[`k${i % 16}`, { v: i, pad: 'x'.repeat(100) }]], dels: [] });
+      times.push(performance.now() - t0);
+    }
+  } finally {
+    await storage.destroy();
+  }
+  return quantiles(times);
+}
+
 scope.addEventListener('message', (e: MessageEvent) => {
   const m = e.data as Record<string, unknown> | null;
   if (m?.['kind'] === 'channel' && typeof m['peer'] === 'number') raw.set(m['peer'], m['channel'] as RTCDataChannel);
-  if (m?.['debug'] !== 'garbage') return;
-  const peer = m['peer'] as number;
-  const ch = raw.get(peer);
-  let sent = 0;
-  if (ch && ch.readyState === 'open') {
-    for (const f of garbageFrames()) {
-      ch.send(f as string);
-      sent++;
+  const reply = (result: unknown, error?: string) => scope.postMessage({ debugReply: m!['rpc'], result, error });
+  switch (m?.['debug']) {
+    case 'garbage': {
+      const ch = raw.get(m['peer'] as number);
+      let sent = 0;
+      if (ch && ch.readyState === 'open') {
+        for (const f of garbageFrames()) {
+          ch.send(f as string);
+          sent++;
+        }
+      }
+      return reply(sent);
     }
+    case 'rtt':
+      return void rtt(m['peer'] as number, m['samples'] as number).then(reply, (err: Error) => reply(null, err.message));
+    case 'idb':
+      return void idb(m['samples'] as number).then(reply, (err: Error) => reply(null, err.message));
   }
-  scope.postMessage({ debugReply: m['rpc'], sent });
 });

@@ -17,6 +17,8 @@
  *   Everything not yet durable is merged and rewritten every storage_retry_ms; once that
  *   write succeeds the driver leaves failure mode. Permanent failures (the database was
  *   deleted or closed) are not retried: the peer must rejoin under a new identity.
+ * - Messages to ourselves skip the codec and the transport: delivered as objects in a
+ *   microtask after the step that sent them (never re-entering the peer).
  * - A link reported down by the transport makes the peer suspect that peer at once when
  *   its failure detector watches it (instead of waiting for the heartbeat timeout).
  */
@@ -25,6 +27,7 @@ import { NetworkError } from '../adapters/network.ts';
 import { StorageError, type StorageAdapter, type StorageUsage, type WriteBatch } from '../adapters/storage.ts';
 import { decode, encode } from '../core/codec.ts';
 import { ID_SPACE, dist, isId } from '../core/id.ts';
+import type { Msg } from '../core/messages.ts';
 import type { Json, PeerId } from '../core/types.ts';
 import type { PeerConfig } from '../peer/config.ts';
 import type { ClientOp, ClientReply, Envelope, Output, WatchEvent } from '../peer/io.ts';
@@ -64,6 +67,11 @@ export interface DriverOptions {
   network: NetworkAdapter;
   config?: Partial<PeerConfig>;
   limits?: Partial<DriverLimits>;
+  /**
+   * May this peer found a brand-new ring, its empty store being the whole truth? Default:
+   * only when it has no stored identity.
+   */
+  newRing?: boolean;
   /** Milliseconds; wall-clock based, since the peer stores timestamps that outlive a restart. */
   now?: () => number;
   random?: () => number;
@@ -171,9 +179,11 @@ export class Driver {
   private readonly failureListeners = new Set<(f: StorageFailure | null) => void>();
   private readonly probes = new Map<number, { peer: PeerId; resolve: (a: MembershipAnswer) => void; timer: ReturnType<typeof setTimeout> }>();
   private nextProbe = PROBE_SEQ_BASE;
+  /** Messages to ourselves, delivered in a microtask after the step that sent them. */
+  private selfQueue: Msg[] = [];
   private started = false;
   private closed = false;
-  readonly stats = { messages_in: 0, messages_out: 0, send_errors: 0, batches_written: 0, acks_dropped: 0, replies_failed: 0, link_downs: 0, handler_errors: 0, signals_relayed: 0 };
+  readonly stats = { messages_in: 0, messages_out: 0, send_errors: 0, batches_written: 0, acks_dropped: 0, replies_failed: 0, link_downs: 0, handler_errors: 0, signals_relayed: 0, messages_local: 0 };
 
   constructor(opts: DriverOptions) {
     this.limits = { ...DEFAULT_DRIVER_LIMITS, ...opts.limits };
@@ -184,12 +194,17 @@ export class Driver {
     if (opts.network.self !== opts.id) throw new Error(`network is for peer ${opts.network.self}, driver for ${opts.id}`);
     const stored = storedIdentity(opts.records);
     if (stored !== null && stored !== opts.id) throw new Error(`storage belongs to peer ${stored}, not ${opts.id}`);
-    this.peer = new Peer({
+    // A peer without a stored identity may found a brand-new ring (its empty store is the
+    // truth then); a restarted one that finds nobody must not: its ring's data comes back only
+    // with its replica holders (DESIGN.md 5).
+    const peerOptions = {
       env: { now: this.now, random: opts.random ?? Math.random },
       config: opts.config,
       stored: opts.records,
       id: opts.id,
-    });
+      newRing: opts.newRing ?? stored === null,
+    };
+    this.peer = new Peer(peerOptions);
     this.network.onMessage((from, data) => this.onMessage(from, data));
     this.network.onLinkDown((p) => this.onLinkDown(p));
     // The constructor may already want to persist (a new peer's identity).
@@ -416,6 +431,16 @@ export class Driver {
     probe.resolve(r.msg.member ? 'member' : 'not-member');
   }
 
+  private deliverSelf(): void {
+    const batch = this.selfQueue;
+    this.selfQueue = [];
+    for (const msg of batch) {
+      if (this.closed) return;
+      this.peer.receive(this.id, msg);
+    }
+    this.flush();
+  }
+
   private onLinkDown(p: PeerId): void {
     if (this.closed) return;
     this.stats.link_downs++;
@@ -480,6 +505,14 @@ export class Driver {
   private transmit(env: Envelope): void {
     if (this.closed) return;
     const msg = env.msg;
+    if (env.to === this.id) {
+      // Our own message (with r = 4 in a small ring, most of a transaction's are): no codec,
+      // no transport; delivered after this step, like any other, so handlers never re-enter.
+      this.selfQueue.push(msg);
+      if (this.selfQueue.length === 1) queueMicrotask(() => this.deliverSelf());
+      this.stats.messages_local++;
+      return;
+    }
     if (msg.t === 'route' && msg.body.k === 'signal' && env.to !== this.id) {
       const via = this.signalRelay(msg.target, env.to);
       if (via !== null) env = { to: via, msg: { ...msg, last: false } };

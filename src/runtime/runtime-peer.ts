@@ -407,15 +407,15 @@ export class RuntimePeer {
  * An id for a new peer: the middle of a large gap between the known peers (balanced ranges
  * spread each key's r replicas over r peers). chooseJoinId always takes the largest gap, so
  * tabs that open at the same moment with the same list land next to each other; here a gap
- * is drawn among those above half the largest, and the point within it varies by up to
- * 1/16 of the gap.
+ * is drawn among those at least 3/4 of the largest (the near-equal ones of a balanced ring,
+ * never one of half the size), and the point within it varies by up to 1/16 of the gap.
  */
 export function placeNewPeer(known: readonly PeerId[], random: () => number): PeerId {
   const ids = [...new Set(known)].sort((a, b) => a - b);
   if (ids.length < 2) return chooseJoinId(ids, random);
   const gaps = ids.map((lo, i) => ({ lo, size: dist(lo, ids[(i + 1) % ids.length]!) }));
   const largest = Math.max(...gaps.map((g) => g.size));
-  const wide = gaps.filter((g) => g.size > largest / 2);
+  const wide = gaps.filter((g) => g.size >= 0.75 * largest);
   const g = wide[Math.floor(random() * wide.length)]!;
   const offset = Math.floor(g.size / 2 + (random() - 0.5) * (g.size / 8));
   return addId(g.lo, Math.min(g.size - 1, Math.max(1, offset)) % ID_SPACE);

@@ -1,0 +1,111 @@
+/**
+ * The store in real browser tabs, as users run it: N tabs of one browser (one profile on
+ * disk, so IndexedDB writes are durable; strict durability), each a peer with its worker,
+ * WebRTC between them, r = 4. Prints one JSON object:
+ *
+ *   npm run bench:browser -- --json [--tabs 1,4,8] [--clients 10] [--seconds 8]
+ *
+ * Per N: incrementTxPerSec (Scalaris' bench:increment: every client increments its own key
+ * in a read-modify-write transaction; `clients` per tab, like Scalaris' client threads),
+ * readsPerSec (quorum reads), commitLatencyMs p50/p99 (the commit request alone), and,
+ * measured in the same run, the floor they stand on: the data-channel round trip between
+ * two tabs' protocol cores and the latency of one durable IndexedDB write. A commit takes 4
+ * message delays (2 round trips) plus one durable write: commitFloorMs.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { startSignalingServer } from '../signaling/server.ts';
+import { launchOptions } from '../e2e/chromium.ts';
+import { startVite } from '../e2e/harness.ts';
+import { PEER_PAGE, connectPeer, status, waitForRing } from '../e2e/pages/peer-driver.ts';
+import type { LoopResult, Quantiles } from '../e2e/pages/peer.ts';
+import { args } from './args.ts';
+
+const a = args();
+const tabsList = a.list('tabs', [1, 4, 8]);
+const clients = a.num('clients', 10);
+const seconds = a.num('seconds', 8);
+const warmupMs = 1_000;
+const rtt_samples = 300;
+const idb_samples = 200;
+
+function q(xs: number[]): { p50: number; p99: number; samples: number } | null {
+  if (xs.length === 0) return null;
+  const s = [...xs].sort((x, y) => x - y);
+  const at = (p: number) => Math.round(s[Math.min(s.length - 1, Math.floor(p * s.length))]! * 100) / 100;
+  return { p50: at(0.5), p99: at(0.99), samples: s.length };
+}
+
+async function runTabs(viteUrl: string, signaling: string, n: number): Promise<Record<string, unknown>> {
+  const profile = await mkdtemp(join(tmpdir(), 'tabring-bench-browser-'));
+  let context: BrowserContext | undefined;
+  try {
+    context = await chromium.launchPersistentContext(profile, launchOptions());
+    await context.grantPermissions(['camera', 'microphone'], { origin: viteUrl });
+    const pages: Page[] = [];
+    for (let i = 0; i < n; i++) {
+      const page = await context.newPage();
+      page.on('pageerror', (e) => process.stderr.write(`tab ${i}: ${e.message}\n`));
+      await page.goto(new URL(PEER_PAGE, viteUrl).href);
+      pages.push(page);
+    }
+    for (const p of context.pages()) if (!pages.includes(p)) await p.close();
+    const room = `bench-${n}-${Date.now().toString(36)}`;
+    const opts = { room, signaling, storage: 'indexeddb' as const, debugWorker: true, joinTimeoutMs: 60_000 };
+    await connectPeer(pages[0]!, opts);
+    await Promise.all(pages.slice(1).map((p) => connectPeer(p, opts)));
+    await waitForRing(pages, n, 120_000);
+
+    // The floor, in this very ring.
+    const idb = await pages[0]!.evaluate((k) => window.peer.idbWriteLatency(k), idb_samples);
+    let rtt: Quantiles | null = null;
+    if (n > 1) {
+      const other = (await status(pages[0]!)).connected[0]!;
+      rtt = await pages[0]!.evaluate(([p, k]) => window.peer.rtt(p, k), [other, rtt_samples] as const);
+    }
+    const loop = { clients, warmupMs, durationMs: seconds * 1000 };
+    const inc: LoopResult[] = await Promise.all(pages.map((p, i) => p.evaluate((o) => window.peer.incrementLoop(o), { ...loop, prefix: `inc${i}` })));
+    const reads: LoopResult[] = await Promise.all(pages.map((p, i) => p.evaluate((o) => window.peer.readLoop(o), { ...loop, prefix: `inc${i}` })));
+    const sum = (rs: LoopResult[]) => rs.reduce((s, r) => s + r.ok, 0);
+    const commit = q(inc.flatMap((r) => r.commitLatencies));
+    const floor = (n > 1 ? 2 * rtt!.p50 : 0) + idb.p50;
+    return {
+      tabs: n,
+      clientsPerTab: clients,
+      incrementTxPerSec: Math.round(sum(inc) / seconds),
+      readsPerSec: Math.round(sum(reads) / seconds),
+      commitLatencyMs: commit,
+      incrementLatencyMs: q(inc.flatMap((r) => r.latencies)),
+      readLatencyMs: q(reads.flatMap((r) => r.latencies)),
+      floor: {
+        dataChannelRttMs: rtt && { p50: rtt.p50, p99: rtt.p99, samples: rtt.samples },
+        indexedDbWriteMs: { p50: idb.p50, p99: idb.p99, samples: idb.samples },
+        commitFloorMs: Math.round(floor * 100) / 100,
+        note: n > 1 ? '2 data-channel round trips + 1 durable write' : 'one tab: no messages leave it; 1 durable write',
+      },
+      commitP50OverFloor: commit ? Math.round((commit.p50 / floor) * 100) / 100 : null,
+      failed: { increments: inc.reduce((s, r) => s + r.failed, 0), reads: reads.reduce((s, r) => s + r.failed, 0) },
+      errors: [...new Set([...inc, ...reads].flatMap((r) => r.errors))].slice(0, 5),
+    };
+  } finally {
+    await context?.close();
+    await rm(profile, { recursive: true, force: true });
+  }
+}
+
+const vite = await startVite();
+const server = await startSignalingServer({ port: 0, host: '127.0.0.1', log: () => {} });
+try {
+  const results = [];
+  for (const n of tabsList) results.push(await runTabs(vite.url, server.url, n));
+  const browser = await chromium.launch(launchOptions());
+  const version = browser.version();
+  await browser.close();
+  const out = { bench: 'browser', chromium: version, durability: 'strict (profile on disk)', replication: 4, seconds, results };
+  console.log(JSON.stringify(out, null, a.json ? undefined : 2));
+} finally {
+  await server.close();
+  await vite.close();
+}
