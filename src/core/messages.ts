@@ -145,8 +145,13 @@ export const Msg = v.variant('t', [
     lockedNv: uint,
     range: v.nullable(range),
   }),
-  /** Handover of replicas in (lo, hi] (join or leave); `auth`: the sender held them authoritatively; `done`: last chunk. */
-  v.strictObject({ t: v.literal('rep_items'), lo: id, hi: id, items: repItems, done: v.boolean(), auth: v.boolean(), seq: uint }),
+  /**
+   * Handover of replicas in (lo, hi] (join or leave); `done`: last chunk. `state` is how the
+   * sender held the range: 'auth' (authoritatively), 'stale' (its own data from before a
+   * restart, not yet checked: the lineage goes on at the receiver, still to be checked), or
+   * 'none' (it held no trusted data of some of it).
+   */
+  v.strictObject({ t: v.literal('rep_items'), lo: id, hi: id, items: repItems, done: v.boolean(), state: v.picklist(['auth', 'stale', 'none']), seq: uint }),
   v.strictObject({ t: v.literal('rep_items_ack'), lo: id, hi: id }),
   /** Answer to rep_sync: items with position in (lo, coveredTo]; status 'ok' when the sender is authoritative for that part. */
   v.strictObject({ t: v.literal('rep_sync_reply'), reqId, status: v.picklist(['ok', 'stored', 'unknown']), items: repItems, coveredTo: id, range: v.nullable(range) }),

@@ -29,6 +29,13 @@ export interface PeerOptions {
   stored?: ReadonlyArray<readonly [string, Json]>;
   /** Force an identity (tests); otherwise the stored one or a fresh random one. */
   id?: PeerId;
+  /**
+   * This peer founds a brand-new ring: with no contacts it may take its empty store as the
+   * whole truth. Without this flag, a peer that finds nobody (say, the first tab back after
+   * every tab closed, or one whose storage was lost) creates a ring whose every range is
+   * empty (unavailable) until the replica holders return.
+   */
+  newRing?: boolean;
 }
 
 /**
@@ -47,6 +54,7 @@ export class Peer {
   readonly tm: TransactionManager;
   readonly tx: Transactions;
   private started = false;
+  private readonly newRing: boolean;
   /** Client watches: watchId -> key and the highest version told. */
   private readonly watches = new Map<number, { key: string; ver: number }>();
 
@@ -64,7 +72,8 @@ export class Peer {
       },
       predChanged: (oldPred, newPred) => this.store.predChanged(oldPred, newPred),
       joined: () => {
-        if (this.ring.pred === this.id && this.ring.succ === this.id) this.store.createdRing();
+        if (this.ring.pred === this.id && this.ring.succ === this.id && this.newRing) this.store.createdRing();
+        this.store.handOffLeftovers();
         this.router.releaseHeld();
       },
       leaving: (succ) => {
@@ -85,6 +94,7 @@ export class Peer {
     this.reads = new QuorumReads(this.ctx, this.router);
     this.tm = new TransactionManager(this.ctx, this.router, this.reads);
     this.tx = new Transactions(this.ctx, this.router, this.tm, this.store);
+    this.newRing = opts.newRing ?? false;
     if (opts.stored) {
       this.kv.restore(opts.stored);
       // Any stored identity means this peer was part of a ring before: its data (possibly

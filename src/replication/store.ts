@@ -64,7 +64,7 @@ export class ReplicaStore {
    * become ours a moment later (a leave message can overtake its items). They expire, so an
    * old grant never makes stale data authoritative.
    */
-  private grants: Array<{ lo: PeerId; hi: PeerId; until: number }> = [];
+  private grants: Array<{ lo: PeerId; hi: PeerId; until: number; stale: boolean }> = [];
   /** Whether we started from stored data (a restart) rather than empty. */
   restored = false;
   /**
@@ -178,6 +178,28 @@ export class ReplicaStore {
     this.saveAuth();
   }
 
+  /**
+   * A restarted peer whose range is now smaller than before (others joined meanwhile) still
+   * holds its old lineage of the part it lost, behind its new predecessor. Hand that part to
+   * the predecessor as 'stale': there the lineage goes on instead of being rebuilt from a
+   * majority of other replicas (which may not be there yet after every tab closed).
+   */
+  handOffLeftovers(): void {
+    const pred = this.ring.pred;
+    const self = this.ctx.self;
+    if (!this.restored || pred === null || pred === self) return;
+    const outside = new RangeSet(this.stale.intervals());
+    outside.remove(pred, self);
+    for (const [a, b] of outside.intervals()) {
+      const lo = a < 0 ? 2 ** 52 - 1 : a;
+      // Only the part that ends at our predecessor belongs to it.
+      if (b !== pred && !(pred === 2 ** 52 - 1 && b === pred)) continue;
+      this.ctx.counters.add('handover.leftover');
+      this.handOver(lo, b, pred);
+      this.stale.remove(lo, b);
+    }
+  }
+
   /** Our predecessor changed: a range we gained without data is empty until handed over or repaired. */
   predChanged(oldPred: PeerId | null, newPred: PeerId | null): void {
     const self = this.ctx.self;
@@ -199,21 +221,30 @@ export class ReplicaStore {
     for (const g of this.grants) {
       for (const [a, b] of this.mine(g.lo, g.hi).intervals()) {
         const lo = a < 0 ? 2 ** 52 - 1 : a;
-        this.empty.remove(lo, b);
-        this.stale.remove(lo, b);
+        if (g.stale) {
+          // The sender's unchecked lineage continues here: no better than stale, but no longer empty.
+          if (this.empty.intersects(lo, b)) {
+            this.empty.remove(lo, b);
+            this.stale.add(lo, b);
+          }
+        } else {
+          this.empty.remove(lo, b);
+          this.stale.remove(lo, b);
+        }
       }
     }
   }
 
   /** We gave (from, to] to a joiner (or everything to our successor when leaving): hand the replicas over. */
   handOver(lo: PeerId, hi: PeerId, to: PeerId): void {
-    const auth = !this.empty.intersects(lo, hi) && !this.stale.intersects(lo, hi);
+    const state = this.empty.intersects(lo, hi) ? 'none' : this.stale.intersects(lo, hi) ? 'stale' : 'auth';
+    const sent = state;
     const picked = [...this.entries.values()].filter((e) => lo === hi || inOpenClosed(e.pos, lo, hi));
     picked.sort((a, b) => dist(lo, a.pos) - dist(lo, b.pos));
     const chunks: Array<MsgOf<'rep_items'>> = [];
     for (let k = 0; k === 0 || k < picked.length; k += handover_items_per_message_max) {
       const part = picked.slice(k, k + handover_items_per_message_max);
-      chunks.push({ t: 'rep_items', lo, hi, items: part.map((e) => [e.key, e.i, e.item] as [string, number, Item]), done: k + handover_items_per_message_max >= picked.length, auth, seq: chunks.length });
+      chunks.push({ t: 'rep_items', lo, hi, items: part.map((e) => [e.key, e.i, e.item] as [string, number, Item]), done: k + handover_items_per_message_max >= picked.length, state: sent, seq: chunks.length });
     }
     const ho = { to, lo, hi, chunks, timer: 0, attempts: 0 };
     this.handovers.set(`${lo}:${hi}`, ho);
@@ -268,8 +299,8 @@ export class ReplicaStore {
       this.save(e);
     }
     if (msg.done) {
-      if (msg.auth && msg.lo !== msg.hi) {
-        this.grants.push({ lo: msg.lo, hi: msg.hi, until: this.ctx.now() + 2 * this.ctx.config.handover_retry_ms });
+      if (msg.state !== 'none' && msg.lo !== msg.hi) {
+        this.grants.push({ lo: msg.lo, hi: msg.hi, until: this.ctx.now() + 2 * this.ctx.config.handover_retry_ms, stale: msg.state === 'stale' });
         this.applyGrants();
       }
       this.saveAuth();

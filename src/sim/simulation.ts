@@ -138,7 +138,9 @@ export class Simulation {
       this.nodes.delete(chosen);
       this.retired.push(prev);
     }
-    const peer = new Peer({ env: this.envFor(rng), config: this.opts.peerConfig, id: chosen });
+    // Only the peer that starts the very first ring founds one; later a peer that finds
+    // nobody is a lost tab, not a new database.
+    const peer = new Peer({ env: this.envFor(rng), config: this.opts.peerConfig, id: chosen, newRing: contact === null && this.nodes.size === 0 });
     const node = new SimNode(peer, new SimDisk(), rng);
     this.nodes.set(peer.id, node);
     peer.start(this.contactsFor(contact));
@@ -187,6 +189,13 @@ export class Simulation {
     if (!n || n.alive) throw new Error(`restart of a peer that is not down: ${id}`);
     n.rng = this.rng.fork();
     n.peer = new Peer({ env: this.envFor(n.rng), config: this.opts.peerConfig, stored: n.disk.records() });
+    if (n.peer.id !== id) {
+      // Its identity never became durable (it crashed right after starting): it comes back as
+      // a new peer under a new id, and the network must know it by that id.
+      this.nodes.delete(id);
+      if (this.nodes.get(n.peer.id)?.alive) throw new Error(`peer id collision ${n.peer.id}`);
+      this.nodes.set(n.peer.id, n);
+    }
     n.alive = true;
     n.wakeAt = Infinity;
     n.peer.start(this.contactsFor(contact));

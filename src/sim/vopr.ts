@@ -170,14 +170,33 @@ export function runSeed(seed: number, opts: VoprOptions = {}): SeedResult {
       const ids = sim.live().map((n) => n.id);
       rng.shuffle(ids);
       const cut = rng.int(1, Math.max(1, Math.floor(ids.length / 2)));
-      if (shape.one_way) {
+      const kind = shape.one_way ? 'one-way' : rng.pick(['split', 'split', 'pieces', 'flap'] as const);
+      if (kind === 'one-way') {
         for (const a of ids.slice(0, cut)) for (const b of ids.slice(cut)) sim.partitions.cutOneWay(a, b);
-      } else sim.partitions.split([ids.slice(cut), ids.slice(0, cut)]);
+      } else if (kind === 'split') sim.partitions.split([ids.slice(cut), ids.slice(0, cut)]);
+      else if (kind === 'pieces') {
+        // Three pieces (or as many as there are peers).
+        const a = Math.max(1, Math.floor(ids.length / 3));
+        sim.partitions.split([ids.slice(0, a), ids.slice(a, 2 * a), ids.slice(2 * a)]);
+      } else {
+        // A flapping link between two peers: cut and healed again and again.
+        const [x, y] = [ids[0]!, ids[1] ?? ids[0]!];
+        const until = sim.now + dur;
+        let cutNow = false;
+        const flip = () => {
+          if (sim.now >= until) return;
+          cutNow = !cutNow;
+          if (cutNow) sim.partitions.cut(x, y);
+          else sim.partitions.heal();
+          sim.schedule(sim.now + rng.int(100, 1500), flip);
+        };
+        flip();
+      }
       sim.schedule(sim.now + dur, () => sim.partitions.heal());
     });
   }
   if (shape.power_failure) {
-    sim.schedule(t0 + (0.2 + 0.6 * rng.next()) * T, () => {
+    sim.schedule(t0 + (0.2 + 0.6 * rng.next()) * T, () => whenRepaired(() => {
       const all = sim.live().map((n) => n.id);
       for (const id of all) sim.crash(id);
       rng.shuffle(all);
@@ -191,7 +210,7 @@ export function runSeed(seed: number, opts: VoprOptions = {}): SeedResult {
         });
         at += rng.int(50, 1500);
       });
-    });
+    }));
   }
   for (let j = 0; j < shape.joins; j++) sim.schedule(t0 + rng.next() * T * 0.8, () => sim.members().length > 0 && sim.addPeer(rng.pick(sim.members()).id));
   for (let l = 0; l < shape.leaves; l++) sim.schedule(t0 + rng.next() * T * 0.8, () => whenRepaired(() => sim.members().length > 4 && sim.leave(rng.pick(sim.members()).id)));
@@ -265,9 +284,9 @@ export function runSeed(seed: number, opts: VoprOptions = {}): SeedResult {
       const lists: Record<string, Json[] | null> = {};
       for (const k of w.listKeys) {
         const v = fin.get(k);
-        lists[k] = v && v.found ? (v.value as Json[]) : null;
+        if (v) lists[k] = v.found ? (v.value as Json[]) : null;
       }
-      const lost = checkLostAppends(h.txns, lists);
+      const lost = checkLostAppends(h.txns.filter((t) => t.ops.every((o) => o[1] in lists)), lists);
       if (!lost.ok) violations.push(...lost.anomalies.slice(0, 3).map((a) => `${a.type}: ${a.explanation}`));
     }
   }
@@ -278,17 +297,17 @@ export function runSeed(seed: number, opts: VoprOptions = {}): SeedResult {
       const vals: Record<string, Json | null> = {};
       for (const k of w.registerKeys) {
         const v = fin.get(k);
-        vals[k] = v && v.found ? v.value : null;
+        if (v) vals[k] = v.found ? v.value : null;
       }
-      const lost = checkLostRegisterWrites(h.registers, vals);
+      const lost = checkLostRegisterWrites(h.registers.filter((o) => o.key in vals), vals);
       if (!lost.ok) violations.push(...lost.anomalies.slice(0, 3).map((a) => `${a.type}: ${a.explanation}`));
     }
   }
   if (shape.kinds.includes('bank')) {
     const reads = [...h.bank];
-    if (fin) {
+    if (fin && w.accounts.every((a) => fin.get(a))) {
       const balances: Record<string, number> = {};
-      for (const a of w.accounts) balances[a] = (fin.get(a)?.value as number | null) ?? 0;
+      for (const a of w.accounts) balances[a] = (fin.get(a)!.value as number | null) ?? 0;
       reads.push({ id: 'final', balances, status: 'ok' });
     }
     const bank = checkBank({ accounts: w.accounts, total: 100 * w.accounts.length, reads });
