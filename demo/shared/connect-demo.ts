@@ -4,7 +4,6 @@ import type { ClientReply } from '../../src/peer/io.ts';
 import { keyPosition } from '../../src/core/hash.ts';
 import { replicaPositions } from '../../src/replication/replicas.ts';
 import type { DemoClient, PeerStatus, ReplicaInfo, RingSummary } from './client.ts';
-import { startSandbox } from './sandbox.ts';
 
 /** Default room: every demo page of one origin joins the same ring. */
 export const default_room = 'tabring-demo';
@@ -44,7 +43,11 @@ export function runtimeAvailable(): boolean {
 
 export async function connectDemo(opts: DemoOptions): Promise<DemoClient> {
   const load = Object.values(runtimes)[0];
-  if (opts.sandbox || load === undefined) return startSandbox(opts.room);
+  if (opts.sandbox || load === undefined) {
+    // The simulator is loaded only when a sandbox is wanted (it is most of the page's code).
+    const { startSandbox } = await import('./sandbox.ts');
+    return startSandbox(opts.room);
+  }
   const mod = (await load()) as { connect(o: { room: string; signaling: string }): Promise<RuntimeClient> };
   const client = await mod.connect({ room: opts.room, signaling: opts.signaling });
   return adaptRuntime(client, opts.room);
