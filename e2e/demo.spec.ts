@@ -186,28 +186,6 @@ test.describe.serial('demo applications on a ring of 3 tabs', () => {
     await expect(a.getByTestId('history').locator('tr')).toHaveCount(3);
   });
 
-  test('wiki: the sample export imports completely, with progress', async () => {
-    test.skip(!existsSync(SAMPLE_SOURCE), `the sample is not at ${SAMPLE_SOURCE}`);
-    test.setTimeout(900_000);
-    const [a, b] = pages as [Page, Page];
-    await a.goto(`/demo/wiki.html${query}#/import`);
-    await expect(a.getByTestId('import-sample')).toBeEnabled({ timeout: 30_000 });
-    await a.getByTestId('import-sample').click();
-    await expect(a.getByTestId('import-progress')).toContainText(/pages/, { timeout: 30_000 });
-    await shot(a, 'wiki-import-progress');
-    await expect(a.getByTestId('import-progress')).toHaveAttribute('data-done', 'true', { timeout: 850_000 });
-    await expect(a.getByTestId('import-progress')).toContainText('Import complete: 491 pages');
-    await expect(a.getByTestId('import-progress')).not.toContainText('failed');
-    await shot(a, 'wiki-import-done');
-    await b.goto(`/demo/wiki.html${query}#/wiki/Algeria`);
-    await expect(b.getByTestId('page-title')).toHaveText('Algeria', { timeout: 30_000 });
-    await expect(b.locator('.wikitext')).toContainText('Algeria');
-    await expect(b.locator('.attribution')).toContainText('CC BY-SA 3.0');
-    await shot(b, 'wiki-imported-page');
-    await b.goto(`/demo/wiki.html${query}#/linkshere/Africa`);
-    await expect(b.getByTestId('links-here').locator('li')).not.toHaveCount(0, { timeout: 30_000 });
-  });
-
   test('console: every tab shows every peer of the ring, and where a key lives', async () => {
     test.setTimeout(120_000);
     await goAll('/demo/console.html');
@@ -231,6 +209,33 @@ test.describe.serial('demo applications on a ring of 3 tabs', () => {
     await expect(b.getByTestId('replicas').locator('tr[data-peer]')).toHaveCount(4);
     await a.waitForTimeout(2500); // two samples for the plots
     for (const [i, p] of pages.entries()) await shot(p, `console-${i}`);
+  });
+
+  // Last: after an import the tabs hold thousands of items, and tabs that reload then
+  // take a long time to serve writes again (see the report), so nothing navigates after it.
+  test('wiki: the sample export imports completely, with progress', async () => {
+    test.skip(!existsSync(SAMPLE_SOURCE), `the sample is not at ${SAMPLE_SOURCE}`);
+    test.setTimeout(900_000);
+    const [a, b] = pages as [Page, Page];
+    // Both tabs open the wiki before the import: later they only change the page's hash.
+    await b.goto(`/demo/wiki.html${query}#/wiki/Main_Page`);
+    await a.goto(`/demo/wiki.html${query}#/import`);
+    await Promise.all([a, b].map((p) => p.waitForSelector('body[data-ready=true]', { timeout: 60_000 })));
+    await expect(a.getByTestId('import-sample')).toBeEnabled({ timeout: 30_000 });
+    await a.getByTestId('import-sample').click();
+    await expect(a.getByTestId('import-progress')).toContainText(/pages/, { timeout: 30_000 });
+    await shot(a, 'wiki-import-progress');
+    await expect(a.getByTestId('import-progress')).toHaveAttribute('data-done', 'true', { timeout: 850_000 });
+    await expect(a.getByTestId('import-progress')).toContainText('Import complete: 491 pages');
+    await expect(a.getByTestId('import-progress')).not.toContainText('failed');
+    await shot(a, 'wiki-import-done');
+    await b.evaluate(() => (location.hash = '#/wiki/Algeria'));
+    await expect(b.getByTestId('page-title')).toHaveText('Algeria', { timeout: 30_000 });
+    await expect(b.locator('.wikitext')).toContainText('Algeria');
+    await expect(b.locator('.attribution')).toContainText('CC BY-SA 3.0');
+    await shot(b, 'wiki-imported-page');
+    await b.evaluate(() => (location.hash = '#/linkshere/Africa'));
+    await expect(b.getByTestId('links-here').locator('li')).not.toHaveCount(0, { timeout: 30_000 });
   });
 });
 
