@@ -3,14 +3,16 @@
  * disk, so IndexedDB writes are durable; strict durability), each a peer with its worker,
  * WebRTC between them, r = 4. Prints one JSON object:
  *
- *   npm run bench:browser -- --json [--tabs 1,4,8] [--clients 10] [--seconds 8]
+ *   npm run bench:browser -- --json [--tabs 1,4,8] [--clients 10] [--seconds 8] [--storage memory]
  *
  * Per N: incrementTxPerSec (Scalaris' bench:increment: every client increments its own key
  * in a read-modify-write transaction; `clients` per tab, like Scalaris' client threads),
  * readsPerSec (quorum reads), commitLatencyMs p50/p99 (the commit request alone), and,
  * measured in the same run, the floor they stand on: the data-channel round trip between
  * two tabs' protocol cores and the latency of one durable IndexedDB write. A commit takes 4
- * message delays (2 round trips) plus one durable write: commitFloorMs.
+ * message delays (2 round trips) plus one durable write: commitFloorMs. Also reported: CPU
+ * cost per message in a worker (send, decode), how busy each worker's driver was, and the
+ * machine's load average (other processes share the 2 cores).
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -22,14 +24,21 @@ import { startVite } from '../e2e/harness.ts';
 import { PEER_PAGE, connectPeer, status, waitForRing } from '../e2e/pages/peer-driver.ts';
 import type { LoopResult, Quantiles } from '../e2e/pages/peer.ts';
 import { args } from './args.ts';
+import { loadavg } from 'node:os';
 
 const a = args();
 const tabsList = a.list('tabs', [1, 4, 8]);
 const clients = a.num('clients', 10);
 const seconds = a.num('seconds', 8);
+/** 'memory': no IndexedDB in the peers (to separate storage from the rest; not the product's numbers). */
+const storage = a.get('storage') === 'memory' ? 'memory' : 'indexeddb';
 const warmupMs = 1_000;
 const rtt_samples = 300;
 const idb_samples = 200;
+
+function round(x: number): number {
+  return Math.round(x * 10) / 10;
+}
 
 function q(xs: number[]): { p50: number; p99: number; samples: number } | null {
   if (xs.length === 0) return null;
@@ -53,7 +62,7 @@ async function runTabs(viteUrl: string, signaling: string, n: number): Promise<R
     }
     for (const p of context.pages()) if (!pages.includes(p)) await p.close();
     const room = `bench-${n}-${Date.now().toString(36)}`;
-    const opts = { room, signaling, storage: 'indexeddb' as const, debugWorker: true, joinTimeoutMs: 60_000 };
+    const opts = { room, signaling, storage, debugWorker: true, joinTimeoutMs: 60_000 } as const;
     await connectPeer(pages[0]!, opts);
     await Promise.all(pages.slice(1).map((p) => connectPeer(p, opts)));
     await waitForRing(pages, n, 120_000);
@@ -66,7 +75,26 @@ async function runTabs(viteUrl: string, signaling: string, n: number): Promise<R
       rtt = await pages[0]!.evaluate(([p, k]) => window.peer.rtt(p, k), [other, rtt_samples] as const);
     }
     const loop = { clients, warmupMs, durationMs: seconds * 1000 };
+    // CPU per message in a worker: what bounds throughput once the CPU is saturated.
+    const micro = n > 1 ? await pages[0]!.evaluate((p) => window.peer.micro(p), (await status(pages[0]!)).connected[0]!) : null;
+    const before = await Promise.all(pages.map(status));
+    const load = loadavg()[0]!;
+    const t0 = Date.now();
     const inc: LoopResult[] = await Promise.all(pages.map((p, i) => p.evaluate((o) => window.peer.incrementLoop(o), { ...loop, prefix: `inc${i}` })));
+    const after = await Promise.all(pages.map(status));
+    const wall = Date.now() - t0;
+    // Where the workers' time went during the increments (busy: inside the driver).
+    const workers = after.map((st, i) => {
+      const [b, d] = [before[i]!.stats, st.stats];
+      return {
+        busyShare: Math.round(((d.busy_ms - b.busy_ms) / wall) * 100) / 100,
+        messagesIn: d.messages_in - b.messages_in,
+        messagesOut: d.messages_out - b.messages_out,
+        messagesLocal: d.messages_local - b.messages_local,
+        sendMs: Math.round(d.send_ms - b.send_ms),
+        receiveMs: Math.round(d.decode_ms - b.decode_ms),
+      };
+    });
     const reads: LoopResult[] = await Promise.all(pages.map((p, i) => p.evaluate((o) => window.peer.readLoop(o), { ...loop, prefix: `inc${i}` })));
     const sum = (rs: LoopResult[]) => rs.reduce((s, r) => s + r.ok, 0);
     const commit = q(inc.flatMap((r) => r.commitLatencies));
@@ -86,6 +114,9 @@ async function runTabs(viteUrl: string, signaling: string, n: number): Promise<R
         note: n > 1 ? '2 data-channel round trips + 1 durable write' : 'one tab: no messages leave it; 1 durable write',
       },
       commitP50OverFloor: commit ? Math.round((commit.p50 / floor) * 100) / 100 : null,
+      perMessageUs: micro && { dataChannelSend300B: round(micro.sendBigUs), decode: round(micro.decodeUs), jsonParse: round(micro.parseUs) },
+      loadAverageAtStart: Math.round(load * 10) / 10,
+      workers,
       failed: { increments: inc.reduce((s, r) => s + r.failed, 0), reads: reads.reduce((s, r) => s + r.failed, 0) },
       errors: [...new Set([...inc, ...reads].flatMap((r) => r.errors))].slice(0, 5),
     };
@@ -103,7 +134,7 @@ try {
   const browser = await chromium.launch(launchOptions());
   const version = browser.version();
   await browser.close();
-  const out = { bench: 'browser', chromium: version, durability: 'strict (profile on disk)', replication: 4, seconds, results };
+  const out = { bench: 'browser', chromium: version, storage: storage === 'memory' ? 'memory (no IndexedDB)' : 'IndexedDB, strict durability, profile on disk', replication: 4, seconds, results };
   console.log(JSON.stringify(out, null, a.json ? undefined : 2));
 } finally {
   await server.close();

@@ -9,6 +9,7 @@
  */
 import '../../worker/peer-worker.ts';
 import { IndexedDbStorage } from '../../worker/indexeddb-storage.ts';
+import { decode } from '../../src/core/codec.ts';
 
 const scope = self as unknown as DedicatedWorkerGlobalScope;
 /** Channels the page moved in (the transport gets the same objects). */
@@ -99,6 +100,35 @@ scope.addEventListener('message', (e: MessageEvent) => {
     }
     case 'rtt':
       return void rtt(m['peer'] as number, m['samples'] as number).then(reply, (err: Error) => reply(null, err.message));
+    case 'micro': {
+      // Costs per operation (µs) inside this worker: a data-channel send, and decoding a message.
+      const ch = raw.get(m['peer'] as number);
+      const n = 5000;
+      let sendUs = -1;
+      let sendBigUs = -1;
+      let bufferedUs = -1;
+      if (ch && ch.readyState === 'open') {
+        const t0 = performance.now();
+        for (let i = 0; i < n; i++) ch.send('p');
+        sendUs = ((performance.now() - t0) / n) * 1000;
+        const frame = 'p'.padEnd(300, 'x');
+        const t3 = performance.now();
+        for (let i = 0; i < n; i++) ch.send(frame);
+        sendBigUs = ((performance.now() - t3) / n) * 1000;
+        let b = 0;
+        const t4 = performance.now();
+        for (let i = 0; i < n; i++) b += ch.bufferedAmount;
+        bufferedUs = ((performance.now() - t4) / n) * 1000 + b * 0;
+      }
+      const text = JSON.stringify({ t: 'route', target: 12345, origin: 999, hops: 1, last: true, body: { k: 'rep_read', key: 'inc0.3', reqId: 5, i: 2 } });
+      const t1 = performance.now();
+      for (let i = 0; i < n; i++) decode(text);
+      const decodeUs = ((performance.now() - t1) / n) * 1000;
+      const t2 = performance.now();
+      for (let i = 0; i < n; i++) JSON.parse(text);
+      const parseUs = ((performance.now() - t2) / n) * 1000;
+      return reply({ sendUs, sendBigUs, bufferedUs, decodeUs, parseUs });
+    }
     case 'idb':
       return void idb(m['samples'] as number).then(reply, (err: Error) => reply(null, err.message));
   }

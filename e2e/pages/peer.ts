@@ -37,6 +37,8 @@ export interface PeerPageApi {
   garbage(peer: number): Promise<number>;
   /** Protocol ping round trips to a connected peer over the moved channel (debug worker only). */
   rtt(peer: number, samples: number): Promise<Quantiles>;
+  /** Per-operation costs in the worker, µs: a data-channel send, a message decode, a JSON.parse (debug worker only). */
+  micro(peer: number): Promise<{ sendUs: number; sendBigUs: number; bufferedUs: number; decodeUs: number; parseUs: number }>;
   /** Latency of one strict-durability IndexedDB write (debug worker only). */
   idbWriteLatency(samples: number): Promise<Quantiles>;
   /** Benchmark: `clients` loops, each incrementing its own key in read-modify-write transactions. */
@@ -271,6 +273,7 @@ window.peer = {
   garbage: (peer) => debug<number>({ debug: 'garbage', peer }),
   rtt: (peer, samples) => debug({ debug: 'rtt', peer, samples }),
   idbWriteLatency: (samples) => debug({ debug: 'idb', samples }),
+  micro: (peer) => debug({ debug: 'micro', peer }),
   incrementLoop: (o) => incrementLoop(need(), o),
   readLoop: (o) => readLoop(need(), o),
   portGarbage: async () => {

@@ -183,7 +183,7 @@ export class Driver {
   private selfQueue: Msg[] = [];
   private started = false;
   private closed = false;
-  readonly stats = { messages_in: 0, messages_out: 0, send_errors: 0, batches_written: 0, acks_dropped: 0, replies_failed: 0, link_downs: 0, handler_errors: 0, signals_relayed: 0, messages_local: 0 };
+  readonly stats = { messages_in: 0, messages_out: 0, send_errors: 0, batches_written: 0, acks_dropped: 0, replies_failed: 0, link_downs: 0, handler_errors: 0, signals_relayed: 0, messages_local: 0, busy_ms: 0, send_ms: 0, decode_ms: 0, flushes: 0 };
 
   constructor(opts: DriverOptions) {
     this.limits = { ...DEFAULT_DRIVER_LIMITS, ...opts.limits };
@@ -415,10 +415,13 @@ export class Driver {
 
   private onMessage(from: PeerId, data: string): void {
     if (this.closed) return;
+    const t0 = performance.now();
     this.stats.messages_in++;
     if (this.probes.size > 0 && data.startsWith('{"t":"pong"')) this.checkProbe(from, data);
     this.peer.receiveRaw(from, data);
+    this.stats.decode_ms += performance.now() - t0;
     this.queueFlush();
+    this.stats.busy_ms += performance.now() - t0;
   }
 
   private checkProbe(from: PeerId, data: string): void {
@@ -474,6 +477,16 @@ export class Driver {
 
   private flush(): void {
     if (this.closed) return;
+    const t0 = performance.now();
+    this.stats.flushes++;
+    try {
+      this.flushNow();
+    } finally {
+      this.stats.busy_ms += performance.now() - t0;
+    }
+  }
+
+  private flushNow(): void {
     let out: Output;
     try {
       out = this.peer.drain();
@@ -518,7 +531,10 @@ export class Driver {
       if (via !== null) env = { to: via, msg: { ...msg, last: false } };
     }
     try {
-      this.network.send(env.to, encode(env.msg));
+      const text = encode(env.msg);
+      const t0 = performance.now();
+      this.network.send(env.to, text);
+      this.stats.send_ms += performance.now() - t0;
       this.stats.messages_out++;
     } catch (e) {
       // Oversized (a bug above: limits should prevent it) or closed: dropped and counted.
