@@ -73,7 +73,8 @@ export const RoutedBody = v.variant('k', [
    */
   v.strictObject({ k: v.literal('signal'), data: json }),
   /** Subscribe to changes of key at replica i for lease_ms. */
-  v.strictObject({ k: v.literal('watch_reg'), key, i: slot, lease: uint }),
+  /** `ver`: the newest version the subscriber knows; a replica holding a newer one tells it at once (a registration that moved with a range, or an event that was lost, is caught up). */
+  v.strictObject({ k: v.literal('watch_reg'), key, i: slot, lease: uint, ver: uint }),
 ]);
 export type RoutedBody = v.InferOutput<typeof RoutedBody>;
 

@@ -64,8 +64,14 @@ export interface PeerConfig {
   repair_interval_ms: number;
   /** Anti-entropy: how often a peer pulls one shifted copy of its range to converge replicas. */
   anti_entropy_interval_ms: number;
-  /** Lease of a watch registration at a replica; the subscriber renews at half of it. */
+  /** Lease of a watch registration at a replica. */
   watch_lease_ms: number;
+  /**
+   * The subscriber renews its registrations this often. Registrations are soft state: a
+   * range that moved to another peer loses them, and the renewal (which carries the newest
+   * version the subscriber knows) both re-registers and catches up what it missed.
+   */
+  watch_renew_ms: number;
   /** Handover chunks are re-sent after this until acknowledged. */
   handover_retry_ms: number;
   /** Planted bugs (tests only). */
@@ -97,6 +103,7 @@ export const defaultPeerConfig: PeerConfig = {
   repair_interval_ms: 1000,
   anti_entropy_interval_ms: 10_000,
   watch_lease_ms: 20_000,
+  watch_renew_ms: 3000,
   handover_retry_ms: 2000,
   mutants: {},
 };

@@ -56,7 +56,7 @@ export class Peer {
   private started = false;
   private readonly newRing: boolean;
   /** Client watches: watchId -> key and the highest version told. */
-  private readonly watches = new Map<number, { key: string; ver: number }>();
+  private readonly watches = new Map<number, { key: string; ver: number; baseline: boolean }>();
 
   constructor(opts: PeerOptions) {
     const config = { ...defaultPeerConfig, ...opts.config };
@@ -122,7 +122,7 @@ export class Peer {
     this.every(this.ctx.config.anti_entropy_interval_ms, () => this.store.antiEntropyTick());
     this.every(this.ctx.config.tp_inquiry_ms, () => this.store.inquireInDoubt());
     this.every(60_000, () => this.tx.acceptor.gc());
-    this.every(this.ctx.config.watch_lease_ms / 2, () => this.renewWatches());
+    this.every(this.ctx.config.watch_renew_ms, () => this.renewWatches());
     this.tx.rearm();
   }
 
@@ -327,10 +327,17 @@ export class Peer {
       case 'tx_abandon':
         this.tm.txAbandon(op.tx);
         return this.ctx.reply({ reqId: req.reqId, ok: true, value: null });
-      case 'watch':
-        this.watches.set(req.reqId, { key: op.key, ver: -1 });
+      case 'watch': {
+        const w = { key: op.key, ver: -1, baseline: false };
+        this.watches.set(req.reqId, w);
         this.registerWatch(op.key);
+        // Learn the current version, so that renewals catch up only what changed after the watch began.
+        this.reads.read(op.key, (r) => {
+          if (r.ok) w.ver = Math.max(w.ver, r.ver);
+          w.baseline = true;
+        });
         return this.ctx.reply({ reqId: req.reqId, ok: true, value: req.reqId });
+      }
       case 'unwatch':
         this.watches.delete(op.watchId);
         return this.ctx.reply({ reqId: req.reqId, ok: true, value: null });
@@ -368,7 +375,10 @@ export class Peer {
 
   private registerWatch(key: string): void {
     const r = this.ctx.config.replication_factor;
-    replicaPositions(keyPosition(key), r).forEach((pos, i) => this.router.routeFast(pos, { k: 'watch_reg', key, i, lease: this.ctx.config.watch_lease_ms }));
+    // The newest version every watch of this key has been told (no catch-up before a watch knows its baseline).
+    let ver = Number.MAX_SAFE_INTEGER;
+    for (const w of this.watches.values()) if (w.key === key) ver = Math.min(ver, w.baseline ? Math.max(0, w.ver) : Number.MAX_SAFE_INTEGER);
+    replicaPositions(keyPosition(key), r).forEach((pos, i) => this.router.routeFast(pos, { k: 'watch_reg', key, i, lease: this.ctx.config.watch_lease_ms, ver }));
   }
 
   private renewWatches(): void {

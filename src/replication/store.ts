@@ -517,6 +517,10 @@ export class ReplicaStore {
       this.watchers.set(body.key, subs);
     }
     subs.set(msg.origin, this.ctx.now() + Math.min(body.lease, 5 * this.ctx.config.watch_lease_ms));
+    const e = this.get(body.key, body.i);
+    if (e && this.authoritative(e.pos) && e.item.ver > body.ver) {
+      this.ctx.sendAfterPersist(msg.origin, { t: 'watch_evt', key: e.key, ver: e.item.ver, ex: e.item.ex, val: e.item.val });
+    }
   }
 
   private notifyWatchers(e: Entry): void {
