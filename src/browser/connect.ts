@@ -127,8 +127,11 @@ export class TabringClient extends Db {
   }
 
   private readonly onPagehide = (): void => {
-    // The ConnectionManager closes connections on its own; the worker dies with the page.
+    // The page is going (closed, reloaded, navigated away): close connections and the
+    // worker's socket to the server now, so that the others and the server see it at once
+    // (a reloaded tab comes back under the same id a moment later).
     this.manager.close();
+    void this.close();
   };
 }
 

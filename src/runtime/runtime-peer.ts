@@ -439,7 +439,9 @@ function asJson(data: unknown): Json | undefined {
 
 /** Failures a later attempt may fix (the server is down or restarting). */
 function retryable(e: SignalingError): boolean {
-  return e.code === 'unreachable' || e.code === 'timeout' || e.code === 'disconnected' || e.code === 'server-full' || e.code === 'rate-limited';
+  // duplicate-peer: our id is still held by the socket of our previous life (a tab that
+  // reloads comes back before the server noticed the old page is gone); it goes away.
+  return e.code === 'unreachable' || e.code === 'timeout' || e.code === 'disconnected' || e.code === 'server-full' || e.code === 'rate-limited' || e.code === 'duplicate-peer';
 }
 
 /**
