@@ -210,6 +210,8 @@ window.peer = {
         storage: o.storage ?? 'indexeddb',
         joinTimeoutMs: o.joinTimeoutMs,
         config: o.config,
+        // Tabs that all hammer one counter conflict a lot: let transact() retry long enough.
+        db: { transact_attempts_max: 100 },
         onJoining: (c) => (joining = c),
         worker: () => {
           worker = o.debugWorker
