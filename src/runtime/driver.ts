@@ -10,14 +10,13 @@
  * - `send` leaves at once; `sendAfterPersist` and `replies` leave only once every batch
  *   written up to and including that drain is durable. Batches complete in call order.
  *   (sendAfterPersist to ourselves is delivered at once: it does not leave the peer.)
- * - A failed write puts the driver in storage-failure mode: the status says why; every
- *   acknowledgement waiting on the failed batch or any later one is dropped (protocol
- *   messages: the sender's retries cope with loss) or turned into an error (client
- *   replies: a commit becomes "outcome unknown", never a silent success); reads and other
- *   answers that acknowledge nothing of ours still flow, so the peer keeps serving reads.
- *   Everything not yet durable is merged and rewritten every storage_retry_ms; once that
- *   write succeeds the driver leaves failure mode. Permanent failures (the database was
- *   deleted or closed) are not retried: the peer must rejoin under a new identity.
+ * - A failed write (durable-outbox.ts) puts the driver in storage-failure mode: the status
+ *   says why; acknowledgements that depend on the failed write are never sent (protocol
+ *   messages are dropped: the senders' retries cope with loss; a client reply that
+ *   acknowledges a write becomes an error, a commit "outcome unknown", never a silent
+ *   success); reads and other answers that acknowledge nothing of ours still flow, so the
+ *   peer keeps serving reads. It leaves failure mode once storage takes the rewrite of
+ *   everything not yet durable; a deleted or closed store is not retried.
  * - Messages to ourselves skip the codec and the transport: delivered as objects in a
  *   microtask after the step that sent them (never re-entering the peer).
  * - A link reported down by the transport makes the peer suspect that peer at once when
@@ -25,7 +24,7 @@
  */
 import type { NetworkAdapter } from '../adapters/network.ts';
 import { NetworkError } from '../adapters/network.ts';
-import { StorageError, type StorageAdapter, type StorageUsage, type WriteBatch } from '../adapters/storage.ts';
+import type { StorageAdapter, StorageUsage } from '../adapters/storage.ts';
 import { decode, encode } from '../core/codec.ts';
 import { ID_SPACE, dist, isId } from '../core/id.ts';
 import type { Msg } from '../core/messages.ts';
@@ -33,15 +32,13 @@ import type { Json, PeerId } from '../core/types.ts';
 import type { PeerConfig } from '../peer/config.ts';
 import type { ClientOp, ClientReply, Envelope, Output, WatchEvent } from '../peer/io.ts';
 import { Peer } from '../peer/peer.ts';
+import { DurableOutbox, type OutboxLimits, type StorageFailure } from './durable-outbox.ts';
+
+export type { StorageFailure } from './durable-outbox.ts';
 import type { PeerLink } from '../api/db.ts';
 import type { RingStatus } from '../ring/ring.ts';
 
-export interface DriverLimits {
-  /** Outputs waiting for storage at most; beyond, their acknowledgements are dropped (safe: it is message loss). */
-  held_outputs_max: number;
-  /** First retry of a failed write after this many ms; doubles up to storage_retry_max_ms. */
-  storage_retry_ms: number;
-  storage_retry_max_ms: number;
+export interface DriverLimits extends OutboxLimits {
   /** Client requests in flight at most; more are refused with 'limit'. */
   requests_in_flight_max: number;
   /** A graceful leave that has not finished its handover after this many ms closes anyway. */
@@ -78,15 +75,6 @@ export interface DriverOptions {
   random?: () => number;
 }
 
-export interface StorageFailure {
-  code: StorageError['code'];
-  message: string;
-  /** When it started (driver clock, ms). */
-  since: number;
-  /** Will it be retried (false: the storage is gone; rejoin under a new identity). */
-  retrying: boolean;
-}
-
 export interface DriverStatus {
   id: PeerId;
   ring: RingStatus;
@@ -105,14 +93,7 @@ export interface DriverStatus {
   /** Items held as replicas. */
   items: number;
   /** What the driver carried out (messages, batches, dropped acknowledgements, ...). */
-  stats: Driver['stats'];
-}
-
-interface Held {
-  /** Released once every batch up to this one is durable. */
-  batch: number;
-  envelopes: Envelope[];
-  replies: ClientReply[];
+  stats: Driver['stats'] & { batches_written: number };
 }
 
 interface PendingRequest {
@@ -149,25 +130,7 @@ export class Driver {
   private readonly limits: DriverLimits;
   private readonly now: () => number;
 
-  // ---- storage pipeline ----
-  /** Number of the last batch handed to storage (0: none yet). */
-  private issued = 0;
-  /** Every batch up to this one is durable. */
-  private durableUpTo = 0;
-  private readonly completed = new Set<number>();
-  /** Batches folded into a failure-mode rewrite: their own results are ignored. */
-  private readonly superseded = new Set<number>();
-  /** Batches in flight, kept until durable so they can be rewritten after a failure. */
-  private readonly inFlight = new Map<number, WriteBatch>();
-  private held: Held[] = [];
-  private failure: StorageFailure | null = null;
-  /** In failure mode: the first batch that failed; every later one is treated as failed too. */
-  private failedFrom = Infinity;
-  /** In failure mode: everything not known durable, merged in order (undefined = delete). */
-  private unwritten = new Map<string, Json | undefined>();
-  private retryTimer: ReturnType<typeof setTimeout> | undefined;
-  private retryDelay: number;
-  private retrying = false;
+  private readonly outbox: DurableOutbox;
 
   // ---- inputs, timers, clients ----
   private flushQueued = false;
@@ -184,12 +147,18 @@ export class Driver {
   private selfQueue: Msg[] = [];
   private started = false;
   private closed = false;
-  readonly stats = { messages_in: 0, messages_out: 0, send_errors: 0, batches_written: 0, acks_dropped: 0, replies_failed: 0, link_downs: 0, handler_errors: 0, signals_relayed: 0, messages_local: 0, busy_ms: 0, send_ms: 0, decode_ms: 0, flushes: 0 };
+  readonly stats = { messages_in: 0, messages_out: 0, send_errors: 0, acks_dropped: 0, replies_failed: 0, link_downs: 0, handler_errors: 0, signals_relayed: 0, messages_local: 0, busy_ms: 0, send_ms: 0, decode_ms: 0, flushes: 0 };
 
   constructor(opts: DriverOptions) {
     this.limits = { ...DEFAULT_DRIVER_LIMITS, ...opts.limits };
-    this.retryDelay = this.limits.storage_retry_ms;
     this.now = opts.now ?? monotonicWallClock();
+    this.outbox = new DurableOutbox(opts.storage, this.limits, this.now, {
+      release: (envelopes, replies) => this.release(envelopes, replies),
+      fail: (envelopes, replies, why) => this.releaseFailed(envelopes, replies, why),
+      failureChanged: (f) => {
+        for (const l of this.failureListeners) this.callListener(() => l(f));
+      },
+    });
     this.storage = opts.storage;
     this.network = opts.network;
     if (opts.network.self !== opts.id) throw new Error(`network is for peer ${opts.network.self}, driver for ${opts.id}`);
@@ -239,7 +208,7 @@ export class Driver {
   }
 
   get storageFailure(): StorageFailure | null {
-    return this.failure;
+    return this.outbox.failure;
   }
 
   get isClosed(): boolean {
@@ -346,7 +315,8 @@ export class Driver {
   /** A snapshot for consoles and tests. */
   async status(): Promise<DriverStatus> {
     let usage: StorageUsage | null = null;
-    if (!this.closed && (this.failure === null || this.failure.retrying)) {
+    const failure = this.outbox.failure;
+    if (!this.closed && (failure === null || failure.retrying)) {
       usage = await this.storage.usage().catch(() => null);
     }
     return { ...this.snapshot(), storage: usage };
@@ -370,12 +340,12 @@ export class Driver {
       pred: ring.pred,
       succs: ring.succs.slice(),
       connected: this.closed ? [] : this.network.connectedPeers().sort((a, b) => a - b),
-      storageFailure: this.failure,
+      storageFailure: this.outbox.failure,
       requestsInFlight: this.pending.size,
-      heldOutputs: this.held.length,
-      writesInFlight: this.inFlight.size,
+      heldOutputs: this.outbox.heldCount,
+      writesInFlight: this.outbox.writesInFlight,
       items: this.peer.store.entries.size,
-      stats: { ...this.stats },
+      stats: { ...this.stats, batches_written: this.outbox.stats.batches_written },
     };
   }
 
@@ -392,7 +362,7 @@ export class Driver {
       await new Promise((r) => setTimeout(r, 50));
     }
     // Let the last acknowledgements of durable state leave.
-    await this.settleWrites(2_000);
+    await this.outbox.settle(2_000);
     await this.close();
   }
 
@@ -401,10 +371,9 @@ export class Driver {
     if (this.closed) return;
     this.closed = true;
     clearTimeout(this.timer);
-    clearTimeout(this.retryTimer);
+    this.outbox.close();
     for (const p of this.probes.values()) clearTimeout(p.timer);
     this.probes.clear();
-    this.held = [];
     const pending = [...this.pending];
     this.pending.clear();
     for (const [reqId, p] of pending) p.resolve({ reqId, ok: false, code: 'stopped', message: 'peer closed' });
@@ -498,9 +467,9 @@ export class Driver {
     for (const env of out.send) this.transmit(env);
     for (const e of out.events) for (const l of this.eventListeners) this.callListener(() => l(e));
     for (const s of out.signals) for (const l of this.signalListeners) this.callListener(() => l(s.from, s.data));
-    if (out.persist) this.persist(out.persist);
+    if (out.persist) this.outbox.persist(out.persist);
     let after = out.sendAfterPersist;
-    if (after.length > 0 && this.failure === null && this.durableUpTo !== this.issued) {
+    if (after.length > 0 && this.outbox.waiting) {
       // A message to ourselves does not leave the peer, so it need not wait for the disk:
       // whatever it causes is written in a later batch and held behind it, and batches
       // complete in order. (A local TP's vote reaches the local acceptor at once: one durable
@@ -512,12 +481,7 @@ export class Driver {
       }
       after = remote;
     }
-    if (after.length > 0 || out.replies.length > 0) {
-      if (this.failure !== null) this.releaseFailed(after, out.replies);
-      else if (this.durableUpTo === this.issued) this.release(after, out.replies);
-      else if (this.held.length >= this.limits.held_outputs_max) this.releaseFailed(after, out.replies, 'too many outputs waiting for storage');
-      else this.held.push({ batch: this.issued, envelopes: after, replies: out.replies });
-    }
+    this.outbox.afterPersist(after, out.replies);
     this.arm(out.wakeAt);
   }
 
@@ -591,9 +555,8 @@ export class Driver {
    * Outputs whose state could not be made durable: protocol acknowledgements are dropped,
    * client replies that acknowledge a write become errors, other replies go out.
    */
-  private releaseFailed(envelopes: Envelope[], replies: ClientReply[], why?: string): void {
+  private releaseFailed(envelopes: Envelope[], replies: ClientReply[], reason: string): void {
     this.stats.acks_dropped += envelopes.length;
-    const reason = why ?? `storage failed (${this.failure?.code ?? 'io'}): ${this.failure?.message ?? ''}`;
     for (const r of replies) {
       const p = this.pending.get(r.reqId);
       if (!p || !ACKNOWLEDGING_OPS.has(p.op)) {
@@ -616,119 +579,6 @@ export class Driver {
     p.resolve(r);
   }
 
-  // ------------------------------------------------------------------ storage
-
-  private persist(batch: WriteBatch): void {
-    if (this.failure !== null) {
-      mergeInto(this.unwritten, batch);
-      return;
-    }
-    const n = ++this.issued;
-    this.inFlight.set(n, batch);
-    this.storage.write(batch).then(
-      () => this.written(n),
-      (e: unknown) => this.writeFailed(n, e),
-    );
-  }
-
-  private written(n: number): void {
-    if (this.superseded.delete(n)) return; // folded into the failure mode's rewrite
-    this.stats.batches_written++;
-    this.inFlight.delete(n);
-    this.completed.add(n);
-    this.advance();
-  }
-
-  /** Moves durableUpTo over contiguous completed batches and releases what waited for them. */
-  private advance(): void {
-    while (this.completed.has(this.durableUpTo + 1)) this.completed.delete(++this.durableUpTo);
-    if (this.closed) return;
-    let i = 0;
-    while (i < this.held.length && this.held[i]!.batch <= this.durableUpTo) i++;
-    if (i === 0) return;
-    const ready = this.held.splice(0, i);
-    for (const h of ready) this.release(h.envelopes, h.replies);
-  }
-
-  private writeFailed(n: number, e: unknown): void {
-    if (this.superseded.delete(n) || this.closed) return;
-    const err = e instanceof StorageError ? e : new StorageError('io', e instanceof Error ? e.message : String(e));
-    const permanent = isPermanent(err);
-    this.failedFrom = Math.min(this.failedFrom, n);
-    // Batch n and every later one in flight are rewritten as one merged batch, issued after
-    // them, so it wins whichever of them the storage applied. Their own results no longer
-    // matter: they count as done for ordering, since nothing held depends on them any more.
-    const rewrite = new Map<string, Json | undefined>();
-    for (const [b, batch] of [...this.inFlight].sort(([a], [c]) => a - c)) {
-      if (b < n) continue;
-      mergeInto(rewrite, batch);
-      this.inFlight.delete(b);
-      if (b !== n) this.superseded.add(b);
-      this.completed.add(b);
-    }
-    for (const [k, v] of this.unwritten) rewrite.set(k, v);
-    this.unwritten = rewrite;
-    this.failure = { code: err.code, message: err.message, since: this.failure?.since ?? this.now(), retrying: !permanent };
-    const keep: Held[] = [];
-    for (const h of this.held) {
-      if (h.batch >= n) this.releaseFailed(h.envelopes, h.replies);
-      else keep.push(h);
-    }
-    this.held = keep;
-    this.advance();
-    for (const l of this.failureListeners) this.callListener(() => l(this.failure));
-    if (!permanent) this.scheduleRetry();
-    else clearTimeout(this.retryTimer);
-  }
-
-  private scheduleRetry(): void {
-    if (this.retrying || this.closed) return;
-    clearTimeout(this.retryTimer);
-    this.retryTimer = setTimeout(() => void this.retry(), this.retryDelay);
-    this.retryDelay = Math.min(this.limits.storage_retry_max_ms, Math.max(this.limits.storage_retry_ms, this.retryDelay * 2));
-  }
-
-  /** Rewrite everything not yet durable; on success, leave failure mode. */
-  private async retry(): Promise<void> {
-    if (this.closed || this.failure === null || !this.failure.retrying) return;
-    this.retrying = true;
-    const attempt = this.unwritten;
-    this.unwritten = new Map();
-    try {
-      await this.storage.write(toBatch(attempt));
-    } catch (e) {
-      this.retrying = false;
-      // Put it back under what arrived meanwhile (newer values win).
-      for (const [k, v] of this.unwritten) attempt.set(k, v);
-      this.unwritten = attempt;
-      const err = e instanceof StorageError ? e : new StorageError('io', String(e));
-      this.failure = { ...this.failure!, code: err.code, message: err.message, retrying: !isPermanent(err) };
-      for (const l of this.failureListeners) this.callListener(() => l(this.failure));
-      if (this.failure.retrying) this.scheduleRetry();
-      return;
-    }
-    this.retrying = false;
-    if (this.closed) return;
-    if (this.unwritten.size > 0) {
-      // More arrived while we wrote: make that durable too before trusting storage again.
-      this.retryDelay = 0;
-      this.scheduleRetry();
-      return;
-    }
-    // Durable state equals memory again; the acknowledgements dropped meanwhile are message
-    // loss, which the protocol's retries repair.
-    this.failure = null;
-    this.failedFrom = Infinity;
-    this.retryDelay = this.limits.storage_retry_ms;
-    for (const l of this.failureListeners) this.callListener(() => l(null));
-  }
-
-  /** Waits (bounded) until nothing is waiting for storage. */
-  private async settleWrites(timeoutMs: number): Promise<void> {
-    const deadline = this.now() + timeoutMs;
-    while (this.held.length > 0 && this.failure === null && this.now() < deadline) await new Promise((r) => setTimeout(r, 10));
-  }
-
   private callListener(fn: () => void): void {
     try {
       fn();
@@ -749,26 +599,6 @@ export class Driver {
 /** The key/value API's link to a driver in the same thread (Node peer, tests). */
 export function driverLink(driver: Driver): PeerLink {
   return { request: (op) => driver.request(op), onEvent: (cb) => driver.onEvent(cb) };
-}
-
-/** The storage is gone (deleted, closed) or refuses the data: retrying cannot help. */
-function isPermanent(err: StorageError): boolean {
-  return err.code === 'corrupt' || err.code === 'closed' || err.code === 'invalid';
-}
-
-function mergeInto(map: Map<string, Json | undefined>, batch: WriteBatch): void {
-  for (const [k, v] of batch.puts) map.set(k, v);
-  for (const k of batch.dels) map.set(k, undefined);
-}
-
-function toBatch(map: Map<string, Json | undefined>): WriteBatch {
-  const puts: Array<[string, Json]> = [];
-  const dels: string[] = [];
-  for (const [k, v] of map) {
-    if (v === undefined) dels.push(k);
-    else puts.push([k, v]);
-  }
-  return { puts, dels };
 }
 
 /** N from the spacing of the successor list: k successors span k/N of the circle. */
