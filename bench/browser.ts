@@ -97,6 +97,14 @@ async function runTabs(viteUrl: string, signaling: string, n: number): Promise<R
     });
     const reads: LoopResult[] = await Promise.all(pages.map((p, i) => p.evaluate((o) => window.peer.readLoop(o), { ...loop, prefix: `inc${i}` })));
     const sum = (rs: LoopResult[]) => rs.reduce((s, r) => s + r.ok, 0);
+    // Signs of overload in the protocol: timeouts that fired, recoveries, suspicions.
+    const protocol: Record<string, number> = {};
+    for (const p of pages) {
+      const st = (await p.evaluate(() => window.peer.protocolStatus())) as { counters?: Record<string, number> } | null;
+      for (const [k, v] of Object.entries(st?.counters ?? {})) {
+        if (/suspect|recover|timeout|retry|abort|inquir|unknown|dropped/.test(k)) protocol[k] = (protocol[k] ?? 0) + v;
+      }
+    }
     const commit = q(inc.flatMap((r) => r.commitLatencies));
     const floor = (n > 1 ? 2 * rtt!.p50 : 0) + idb.p50;
     return {
@@ -117,6 +125,7 @@ async function runTabs(viteUrl: string, signaling: string, n: number): Promise<R
       perMessageUs: micro && { dataChannelSend300B: round(micro.sendBigUs), decode: round(micro.decodeUs), jsonParse: round(micro.parseUs) },
       loadAverageAtStart: Math.round(load * 10) / 10,
       workers,
+      protocol,
       failed: { increments: inc.reduce((s, r) => s + r.failed, 0), reads: reads.reduce((s, r) => s + r.failed, 0) },
       errors: [...new Set([...inc, ...reads].flatMap((r) => r.errors))].slice(0, 5),
     };

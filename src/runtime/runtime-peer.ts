@@ -113,6 +113,8 @@ export class RuntimePeer {
   private copyRefillAt = 0;
   private stuckTimer: ReturnType<typeof setTimeout> | undefined;
   private startedAt = 0;
+  /** Why the signaling client last failed (for error messages and status). */
+  private lastSignalingError: string | null = null;
   /** The room's peers as last heard from the server. */
   private known: PeerId[] = [];
   private started = false;
@@ -148,6 +150,7 @@ export class RuntimePeer {
     });
     this.signaling.onJoined((peers) => this.driver.addJoinContacts(peers));
     this.signaling.onError((err) => {
+      this.lastSignalingError = `${err.code}: ${err.message}`;
       // The server could not deliver to that peer: try the overlay next time.
       if (err.peer !== undefined) {
         this.counters.signals_refused++;
@@ -283,12 +286,13 @@ export class RuntimePeer {
       return await first;
     } catch (e) {
       if (!(e instanceof SignalingError) || !retryable(e)) throw e;
+      this.lastSignalingError = `${e.code}: ${e.message}`;
     }
     // The client keeps reconnecting in the background: wait for a later join, bounded.
     return new Promise<PeerId[]>((resolve, reject) => {
       const timer = setTimeout(() => {
         off();
-        reject(new SignalingError('unreachable', `signaling server ${this.opts.signaling} not reachable within ${this.limits.signaling_wait_ms} ms`));
+        reject(new SignalingError('unreachable', `signaling server ${this.opts.signaling} not reachable within ${this.limits.signaling_wait_ms} ms (last: ${this.lastSignalingError ?? 'no answer'})`));
       }, this.limits.signaling_wait_ms);
       const off = this.signaling.onJoined((peers) => {
         clearTimeout(timer);
