@@ -3,7 +3,7 @@
  * disk, so IndexedDB writes are durable; strict durability), each a peer with its worker,
  * WebRTC between them, r = 4. Prints one JSON object:
  *
- *   npm run bench:browser -- --json [--tabs 1,4,8] [--clients 10] [--seconds 8] [--storage memory]
+ *   npm run bench:browser -- --json [--tabs 1,4,8] [--clients 10] [--seconds 8] [--storage memory] [--browsers per-tab]
  *
  * Per N: incrementTxPerSec (Scalaris' bench:increment: every client increments its own key
  * in a read-modify-write transaction; `clients` per tab, like Scalaris' client threads),
@@ -32,6 +32,13 @@ const clients = a.num('clients', 10);
 const seconds = a.num('seconds', 8);
 /** 'memory': no IndexedDB in the peers (to separate storage from the rest; not the product's numbers). */
 const storage = a.get('storage') === 'memory' ? 'memory' : 'indexeddb';
+/**
+ * 'one' (default): every tab in one browser, as a user runs them; its tabs share one origin,
+ * so Chromium keeps all their IndexedDB databases in one backing store, whose strict commits
+ * (fsync) are serialized. 'per-tab': each tab its own browser and profile, as tabs on
+ * different machines would be (each with its own disk queue).
+ */
+const browsers = a.get('browsers') === 'per-tab' ? 'per-tab' : 'one';
 const warmupMs = 1_000;
 const rtt_samples = 300;
 const idb_samples = 200;
@@ -48,19 +55,27 @@ function q(xs: number[]): { p50: number; p99: number; samples: number } | null {
 }
 
 async function runTabs(viteUrl: string, signaling: string, n: number): Promise<Record<string, unknown>> {
-  const profile = await mkdtemp(join(tmpdir(), 'tabring-bench-browser-'));
-  let context: BrowserContext | undefined;
+  const profiles: string[] = [];
+  const contexts: BrowserContext[] = [];
   try {
-    context = await chromium.launchPersistentContext(profile, launchOptions());
-    await context.grantPermissions(['camera', 'microphone'], { origin: viteUrl });
     const pages: Page[] = [];
+    const newContext = async () => {
+      const profile = await mkdtemp(join(tmpdir(), 'tabring-bench-browser-'));
+      profiles.push(profile);
+      const context = await chromium.launchPersistentContext(profile, launchOptions());
+      await context.grantPermissions(['camera', 'microphone'], { origin: viteUrl });
+      contexts.push(context);
+      return context;
+    };
+    const shared = browsers === 'one' ? await newContext() : null;
     for (let i = 0; i < n; i++) {
+      const context = shared ?? (await newContext());
       const page = await context.newPage();
       page.on('pageerror', (e) => process.stderr.write(`tab ${i}: ${e.message}\n`));
       await page.goto(new URL(PEER_PAGE, viteUrl).href);
       pages.push(page);
     }
-    for (const p of context.pages()) if (!pages.includes(p)) await p.close();
+    for (const c of contexts) for (const p of c.pages()) if (!pages.includes(p)) await p.close();
     const room = `bench-${n}-${Date.now().toString(36)}`;
     const opts = { room, signaling, storage, debugWorker: true, joinTimeoutMs: 60_000 } as const;
     await connectPeer(pages[0]!, opts);
@@ -91,6 +106,8 @@ async function runTabs(viteUrl: string, signaling: string, n: number): Promise<R
         messagesIn: d.messages_in - b.messages_in,
         messagesOut: d.messages_out - b.messages_out,
         messagesLocal: d.messages_local - b.messages_local,
+        batchesWritten: d.batches_written - b.batches_written,
+        writeMsMean: Math.round(((d.write_ms - b.write_ms) / Math.max(1, d.batches_written - b.batches_written)) * 10) / 10,
         sendMs: Math.round(d.send_ms - b.send_ms),
         receiveMs: Math.round(d.decode_ms - b.decode_ms),
       };
@@ -130,8 +147,8 @@ async function runTabs(viteUrl: string, signaling: string, n: number): Promise<R
       errors: [...new Set([...inc, ...reads].flatMap((r) => r.errors))].slice(0, 5),
     };
   } finally {
-    await context?.close();
-    await rm(profile, { recursive: true, force: true });
+    for (const c of contexts) await c.close();
+    for (const p of profiles) await rm(p, { recursive: true, force: true });
   }
 }
 
@@ -143,7 +160,7 @@ try {
   const browser = await chromium.launch(launchOptions());
   const version = browser.version();
   await browser.close();
-  const out = { bench: 'browser', chromium: version, storage: storage === 'memory' ? 'memory (no IndexedDB)' : 'IndexedDB, strict durability, profile on disk', replication: 4, seconds, results };
+  const out = { bench: 'browser', chromium: version, browsers: browsers === 'one' ? 'all tabs in one browser (one profile)' : 'one browser and profile per tab', storage: storage === 'memory' ? 'memory (no IndexedDB)' : 'IndexedDB, strict durability, profile on disk', replication: 4, seconds, results };
   console.log(JSON.stringify(out, null, a.json ? undefined : 2));
 } finally {
   await server.close();

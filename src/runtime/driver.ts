@@ -93,7 +93,7 @@ export interface DriverStatus {
   /** Items held as replicas. */
   items: number;
   /** What the driver carried out (messages, batches, dropped acknowledgements, ...). */
-  stats: Driver['stats'] & { batches_written: number };
+  stats: Driver['stats'] & { batches_written: number; write_ms: number };
 }
 
 interface PendingRequest {
@@ -345,7 +345,7 @@ export class Driver {
       heldOutputs: this.outbox.heldCount,
       writesInFlight: this.outbox.writesInFlight,
       items: this.peer.store.entries.size,
-      stats: { ...this.stats, batches_written: this.outbox.stats.batches_written },
+      stats: { ...this.stats, batches_written: this.outbox.stats.batches_written, write_ms: this.outbox.stats.write_ms },
     };
   }
 
