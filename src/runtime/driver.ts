@@ -9,7 +9,9 @@
  *   as one batch (and the adapter groups concurrent batches into one commit on top).
  * - `send` leaves at once; `sendAfterPersist` and `replies` leave only once every batch
  *   written up to and including that drain is durable. Batches complete in call order.
- *   (sendAfterPersist to ourselves is delivered at once: it does not leave the peer.)
+ *   Two refinements: sendAfterPersist to ourselves is delivered at once (it does not leave
+ *   the peer), and replies that acknowledge no write (reads, look-ups, status) are answered
+ *   at once; replies to commits and puts wait.
  * - A failed write (durable-outbox.ts) puts the driver in storage-failure mode: the status
  *   says why; acknowledgements that depend on the failed write are never sent (protocol
  *   messages are dropped: the senders' retries cope with loss; a client reply that
@@ -481,7 +483,19 @@ export class Driver {
       }
       after = remote;
     }
-    this.outbox.afterPersist(after, out.replies);
+    let replies = out.replies;
+    if (replies.length > 0 && this.outbox.waiting) {
+      // Answers to reads, look-ups, status... acknowledge nothing we wrote: they need not
+      // wait behind the disk (with several tabs a durable write takes tens of ms). Only
+      // replies that acknowledge a write do.
+      const acks: ClientReply[] = [];
+      for (const r of replies) {
+        if (ACKNOWLEDGING_OPS.has(this.pending.get(r.reqId)?.op ?? '')) acks.push(r);
+        else this.answer(r);
+      }
+      replies = acks;
+    }
+    this.outbox.afterPersist(after, replies);
     this.arm(out.wakeAt);
   }
 
