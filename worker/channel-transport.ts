@@ -16,6 +16,27 @@
  * and counted. Pieces exist because Chromium's SCTP limit (262144 bytes) equals
  * MESSAGE_BYTES_MAX, leaving no room for a header, and because big frames delay small
  * ones behind them.
+ *
+ * Test-only partition switch (setPartition / heal; the worker exposes it as
+ * `testing.partition` / `testing.heal`): a browser's network cannot be cut from outside, so
+ * the cut sits here, on the data path. While peer P is cut:
+ * - every message to P (out) and from P (in), heartbeats included, is dropped at the
+ *   transport, silently and whole (never some pieces of a message: a real channel delivers
+ *   all of it or breaks). Channels are not closed: the failure detector and the link's own
+ *   silence timeout discover the cut by silence, as with a real network cut (the link then
+ *   goes down as any silent link does, and the page closes its connection). Frames that
+ *   were already waiting for the channel's buffer when the cut began still go out, as
+ *   frames in flight would;
+ * - no new link to an out-cut peer is started (messages to it are dropped, as they would
+ *   vanish into a dead network);
+ * - signals for new connections to or from P are dropped (allowsSignal; the worker applies
+ *   it to both carriers, the signaling server and the overlay): a WebRTC connection cannot
+ *   be negotiated across the cut, as ICE could not connect across a real one. The signaling
+ *   server keeps running: after the heal it is how the two sides, each in its own ring,
+ *   reach each other again (the overlay of one ring cannot route to the other).
+ * heal() lifts the cut and drops links to formerly cut peers that never opened (their
+ * negotiation lost its signals), so the next message starts a fresh connection.
+ * A cut is one-way when only `in` or only `out` is given; cut both ends for a symmetric one.
  */
 import type { PeerId } from '../src/core/types.ts';
 import { MESSAGE_BYTES_MAX, NetworkError, type NetworkAdapter } from '../src/adapters/network.ts';
@@ -72,6 +93,12 @@ export interface ChannelTransportOptions {
   backlog_bytes_max?: number;
 }
 
+/** A network cut for tests (see the file comment). Peers in `in`: frames from them are dropped; in `out`: frames to them. */
+export interface PartitionCut {
+  in: PeerId[];
+  out: PeerId[];
+}
+
 export interface ChannelTransportStats {
   messages_sent: number;
   messages_received: number;
@@ -88,6 +115,10 @@ export interface ChannelTransportStats {
   links_overflowed: number;
   relay_links: number;
   handler_errors: number;
+  /** Test partition: frames (messages and heartbeats) dropped on the way out / in, and messages to out-cut peers without a link. */
+  dropped_partition_out: number;
+  dropped_partition_in: number;
+  dropped_partition_messages: number;
 }
 
 /** Pieces of at most this many UTF-16 units: at most 48 KiB of UTF-8 per frame. */
@@ -151,7 +182,13 @@ export class ChannelTransport implements NetworkAdapter {
     links_overflowed: 0,
     relay_links: 0,
     handler_errors: 0,
+    dropped_partition_out: 0,
+    dropped_partition_in: 0,
+    dropped_partition_messages: 0,
   };
+  /** Test partition: peers whose frames to us / from us are dropped. */
+  private cutIn = new Set<PeerId>();
+  private cutOut = new Set<PeerId>();
   private readonly onPortMessage = (event: MessageEvent): void => this.handlePageMessage(event.data);
 
   constructor(options: ChannelTransportOptions) {
@@ -181,6 +218,11 @@ export class ChannelTransport implements NetworkAdapter {
       return;
     }
     let link = this.links.get(to);
+    if (!link && this.cutOut.has(to)) {
+      // Cut: nothing to connect over. An existing link keeps taking messages (its frames are dropped in sendFrame).
+      this.counters.dropped_partition_messages++;
+      return;
+    }
     if (!link) {
       link = this.newLink(to);
       this.port.postMessage({ kind: 'connect', peer: to });
@@ -225,6 +267,42 @@ export class ChannelTransport implements NetworkAdapter {
 
   stats(): ChannelTransportStats {
     return { ...this.counters };
+  }
+
+  // ---- test-only partition switch (see the file comment) ----
+
+  /** Replaces the current cut: frames from `cut.in` and to `cut.out` are dropped until heal(). */
+  setPartition(cut: PartitionCut): PartitionCut {
+    const ids = (xs: unknown): PeerId[] => (Array.isArray(xs) ? xs.filter((p): p is PeerId => isPeerId(p) && p !== this.self) : []);
+    const before = new Set([...this.cutIn, ...this.cutOut]);
+    this.cutIn = new Set(ids(cut.in));
+    this.cutOut = new Set(ids(cut.out));
+    for (const p of before) if (!this.cutIn.has(p) && !this.cutOut.has(p)) this.afterCut(p);
+    return this.partition();
+  }
+
+  /** Lifts every cut. */
+  heal(): PartitionCut {
+    return this.setPartition({ in: [], out: [] });
+  }
+
+  /** The current cut. */
+  partition(): PartitionCut {
+    return { in: [...this.cutIn].sort((a, b) => a - b), out: [...this.cutOut].sort((a, b) => a - b) };
+  }
+
+  /**
+   * Whether a connection-signaling message may pass: `out` to `peer`, or `in` from it. A
+   * connection needs signals both ways, so a cut in either direction stops new connections.
+   */
+  allowsSignal(peer: PeerId, direction: 'in' | 'out'): boolean {
+    return !(direction === 'in' ? this.cutIn : this.cutOut).has(peer);
+  }
+
+  /** `peer` is no longer cut: a link that never opened lost its negotiation's signals, so start over. */
+  private afterCut(peer: PeerId): void {
+    const link = this.links.get(peer);
+    if (link && !link.open) this.down(link, 'partition healed: its negotiation lost signals');
   }
 
   // ---- links handed in by the page (also callable directly, e.g. by a Node driver) ----
@@ -406,6 +484,12 @@ export class ChannelTransport implements NetworkAdapter {
   }
 
   private sendMessage(link: Link, data: string): void {
+    if (this.cutOut.has(link.peer)) {
+      // Test partition: lost on the way, whole (never some pieces of a message: a real
+      // channel delivers all of it or breaks).
+      this.counters.dropped_partition_out++;
+      return;
+    }
     if (data.length <= FRAME_CHARS_MAX) {
       this.sendFrame(link, TAG_LAST + data);
       return;
@@ -461,6 +545,17 @@ export class ChannelTransport implements NetworkAdapter {
   }
 
   private receiveFrame(link: Link, frame: unknown): void {
+    if (this.cutIn.has(link.peer)) {
+      // Test partition: as if it never arrived, and the link is not heard from. A message
+      // is dropped whole: pieces of it already here go, and so do the rest of its pieces
+      // even if the cut heals before its last one arrives.
+      this.counters.dropped_partition_in++;
+      if (frame === TAG_PING) return;
+      link.pieces = [];
+      link.pieceChars = 0;
+      link.discarding = typeof frame === 'string' && frame[0] === TAG_PIECE;
+      return;
+    }
     link.lastHeard = now();
     this.counters.frames_received++;
     if (typeof frame !== 'string' || frame.length === 0) {
@@ -532,7 +627,9 @@ export class ChannelTransport implements NetworkAdapter {
         this.counters.links_silent++;
         this.down(link, `silent for ${this.silenceMs} ms`);
       } else if (t - link.lastSent >= this.heartbeatMs) {
-        this.sendFrame(link, TAG_PING);
+        // Test partition: the heartbeat is lost too, so the other side hears silence.
+        if (this.cutOut.has(link.peer)) this.counters.dropped_partition_out++;
+        else this.sendFrame(link, TAG_PING);
       }
     }
   }

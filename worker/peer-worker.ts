@@ -8,6 +8,9 @@
  * comlink (its own message ids), the transport ({kind: 'channel' | 'relay-*' | 'link-down'}
  * from the page's ConnectionManager) and nothing else.
  *
+ * `testing` holds test-only hooks (a network partition at the transport); connect.ts
+ * forwards them as TabringClient.testing, documented as test-only.
+ *
  * Order of calls: open() settles the identity (storage, then the signaling server for a new
  * peer) and returns the id, so the page can build its ConnectionManager for that id; then
  * onSignal/onEvent subscriptions; then start().
@@ -20,7 +23,7 @@ import type { PeerConfig } from '../src/peer/config.ts';
 import type { ClientOp, ClientReply, WatchEvent } from '../src/peer/io.ts';
 import type { StorageFailure } from '../src/runtime/driver.ts';
 import { RuntimePeer, type BootstrapLimits, type RuntimeStatus } from '../src/runtime/runtime-peer.ts';
-import { ChannelTransport, type ChannelTransportOptions, type ChannelTransportStats } from './channel-transport.ts';
+import { ChannelTransport, type ChannelTransportOptions, type ChannelTransportStats, type PartitionCut } from './channel-transport.ts';
 import { IndexedDbStorage } from './indexeddb-storage.ts';
 
 export interface WorkerOpenOptions {
@@ -52,6 +55,26 @@ export interface PeerWorkerApi {
   status(): Promise<WorkerStatus>;
   leave(): Promise<void>;
   close(): Promise<void>;
+  /** TEST-ONLY hooks (not part of tabring's API; applications must never call them). */
+  testing: PeerWorkerTesting & Comlink.ProxyMarked;
+}
+
+/** What a test tells a tab's transport; `direction` 'both' (default) drops both ways. */
+export interface PartitionRequest {
+  drop: PeerId[];
+  direction?: 'both' | 'in' | 'out';
+}
+
+/**
+ * TEST-ONLY: a network partition emulated at this tab's transport (worker/channel-transport.ts,
+ * file comment): messages and heartbeats to/from the dropped peers vanish, and signals for
+ * new connections to/from them are dropped whichever way they come (signaling server or
+ * overlay), so no connection can be made across the cut. Symmetric when both tabs drop each
+ * other. Each call replaces the previous cut; heal() lifts it. Both return the cut now in force.
+ */
+export interface PeerWorkerTesting {
+  partition(request: PartitionRequest): Promise<PartitionCut>;
+  heal(): Promise<PartitionCut>;
 }
 
 const scope = self as unknown as DedicatedWorkerGlobalScope;
@@ -98,12 +121,16 @@ function createApi(): PeerWorkerApi {
       need().onEvent((e) => void cb(e));
     },
     onSignal(cb) {
-      need().onSignal((from, data) => void cb(from, data));
+      need().onSignal((from, data) => {
+        if (transport && !transport.allowsSignal(from, 'in')) return; // test partition
+        void cb(from, data);
+      });
     },
     onStorageFailure(cb) {
       need().onStorageFailure((f) => void cb(f));
     },
     sendSignal(to, data) {
+      if (transport && !transport.allowsSignal(to, 'out')) return; // test partition
       peer?.sendSignal(to, data);
     },
     async status() {
@@ -116,6 +143,18 @@ function createApi(): PeerWorkerApi {
     async close() {
       await peer?.close();
     },
+    // Marked as a proxy so that comlink's types show its methods (calls go by path anyway).
+    testing: Comlink.proxy({
+      async partition({ drop, direction = 'both' }) {
+        if (transport === null) throw new Error('the peer is not open: call open() first');
+        const ids = Array.isArray(drop) ? drop : [];
+        return transport.setPartition({ in: direction === 'out' ? [] : ids, out: direction === 'in' ? [] : ids });
+      },
+      async heal() {
+        if (transport === null) throw new Error('the peer is not open: call open() first');
+        return transport.heal();
+      },
+    }),
   };
 }
 

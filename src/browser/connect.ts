@@ -22,7 +22,8 @@ import type { PeerConfig } from '../peer/config.ts';
 import type { ClientOp, ClientReply, WatchEvent } from '../peer/io.ts';
 import type { StorageFailure } from '../runtime/driver.ts';
 import type { BootstrapLimits } from '../runtime/runtime-peer.ts';
-import type { PeerWorkerApi, WorkerStatus } from '../../worker/peer-worker.ts';
+import type { PartitionRequest, PeerWorkerApi, WorkerStatus } from '../../worker/peer-worker.ts';
+import type { PartitionCut } from '../../worker/channel-transport.ts';
 import { ConnectionManager, type ConnectionInfo } from './connections.ts';
 import { acquireSlot, type Slot } from './slots.ts';
 
@@ -84,6 +85,19 @@ export class TabringClient extends Db {
     super(workerLink, options);
     globalThis.addEventListener?.('pagehide', this.onPagehide);
   }
+
+  /**
+   * TEST-ONLY, not part of tabring's API: hooks for end-to-end tests. `partition` emulates a
+   * network cut at this tab's transport (messages, heartbeats and connection signals to/from
+   * the given peers are dropped; see worker/channel-transport.ts); `heal` lifts it.
+   */
+  readonly testing: {
+    partition(request: PartitionRequest): Promise<PartitionCut>;
+    heal(): Promise<PartitionCut>;
+  } = {
+    partition: (request) => this.api.testing.partition(request),
+    heal: () => this.api.testing.heal(),
+  };
 
   /** The key/value API (this object itself; for code written against `client.db`). */
   get db(): Db {
