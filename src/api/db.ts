@@ -1,5 +1,6 @@
 import type { Json } from '../core/types.ts';
 import type { ClientOp, ClientReply, WatchEvent } from '../peer/io.ts';
+import type { ReplicasReport } from '../replication/replica-probe.ts';
 import { AbortedError, CommitUnknownError, errorFromReply, KeyChangedError, NotFoundError, TabringError, WrongTypeError } from './errors.ts';
 import { checkKey, checkTxKeys, checkValue } from './validate.ts';
 
@@ -239,6 +240,21 @@ export class Db {
       },
     };
     return tx;
+  }
+
+  // ---------------------------------------------------------------- diagnostics
+
+  /**
+   * Diagnostic, for consoles and tests: each of key's r replicas as its holder has it
+   * (holder peer, version, whether the holder is authoritative for that position, whether
+   * an undecided transaction locks it). Read-only: it decides nothing, repairs nothing and
+   * waits for no lock, so it is not a read: use read() for the value. Slots whose holder
+   * did not answer in time come back with `answered: false`.
+   */
+  async replicas(key: string): Promise<ReplicasReport> {
+    checkKey(key);
+    const r = await this.call({ op: 'replicas', key });
+    return r.value as unknown as ReplicasReport;
   }
 
   // ---------------------------------------------------------------- notifications

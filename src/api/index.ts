@@ -14,3 +14,4 @@ export {
 } from './errors.ts';
 export { limits } from './validate.ts';
 export type { Json } from '../core/types.ts';
+export type { ReplicaAuthority, ReplicaSlot, ReplicasReport } from '../replication/replica-probe.ts';

@@ -75,6 +75,8 @@ export const RoutedBody = v.variant('k', [
   /** Subscribe to changes of key at replica i for lease_ms. */
   /** `ver`: the newest version the subscriber knows; a replica holding a newer one tells it at once (a registration that moved with a range, or an event that was lost, is caught up). */
   v.strictObject({ k: v.literal('watch_reg'), key, i: slot, lease: uint, ver: uint }),
+  /** Diagnostic (consoles): what replica i of key looks like at its holder. Read-only: no repair, no lock, no effect on data. */
+  v.strictObject({ k: v.literal('rep_probe'), reqId, key, i: slot }),
 ]);
 export type RoutedBody = v.InferOutput<typeof RoutedBody>;
 
@@ -156,6 +158,28 @@ export const Msg = v.variant('t', [
   v.strictObject({ t: v.literal('rep_items_ack'), lo: id, hi: id }),
   /** Answer to rep_sync: items with position in (lo, coveredTo]; status 'ok' when the sender is authoritative for that part. */
   v.strictObject({ t: v.literal('rep_sync_reply'), reqId, status: v.picklist(['ok', 'stored', 'unknown']), items: repItems, coveredTo: id, range: v.nullable(range) }),
+  /**
+   * Answer to rep_probe: the holder's replica i of key as it is, whether or not it is
+   * authoritative. `auth`: how the holder holds that position ('auth'; 'empty': taken over
+   * without data; 'stale': its data from before a restart, unchecked; 'other': not
+   * responsible). `has`: an entry exists. `locked`: a prepared, undecided transaction holds
+   * a lock on it (`lockedNv`: version a prepared write would install, 0 if none; `pend`:
+   * undecided transactions on it). `hops`: routing hops the probe took.
+   */
+  v.strictObject({
+    t: v.literal('rep_probe_reply'),
+    reqId,
+    i: slot,
+    auth: v.picklist(['auth', 'empty', 'stale', 'other']),
+    has: v.boolean(),
+    ex: v.boolean(),
+    ver: uint,
+    locked: v.boolean(),
+    lockedNv: uint,
+    pend: uint,
+    hops,
+    range: v.nullable(range),
+  }),
   /** A watched key changed (sent by each replica; the subscriber keeps the highest version). */
   v.strictObject({ t: v.literal('watch_evt'), key, ver: uint, ex: v.boolean(), val: json }),
 

@@ -6,6 +6,7 @@ import { key_bytes_max, tx_keys_max, value_bytes_max } from '../core/limits.ts';
 import { utf8Length } from '../core/json.ts';
 import { keyPosition } from '../core/hash.ts';
 import { QuorumReads } from '../replication/quorum-read.ts';
+import { answerProbe, ReplicaProbes, reportJson } from '../replication/replica-probe.ts';
 import { replicaPositions } from '../replication/replicas.ts';
 import { ReplicaStore } from '../replication/store.ts';
 import { TransactionManager, type CommitResult } from '../tx/tm.ts';
@@ -18,6 +19,7 @@ import { PlainKv } from '../routing/plain-kv.ts';
 import { Router, type RouteMsg } from '../routing/router.ts';
 import { defaultPeerConfig, type PeerConfig } from './config.ts';
 import { PeerContext } from './context.ts';
+import { diagnostics } from './diagnostics.ts';
 import type { ClientReply, ClientRequest, Output } from './io.ts';
 
 const META_ID = 'meta/id';
@@ -53,6 +55,8 @@ export class Peer {
   readonly reads: QuorumReads;
   readonly tm: TransactionManager;
   readonly tx: Transactions;
+  /** The replicas diagnostic (consoles). */
+  readonly probes: ReplicaProbes;
   private started = false;
   private readonly newRing: boolean;
   /** Client watches: watchId -> key and the highest version told. */
@@ -94,6 +98,7 @@ export class Peer {
     this.reads = new QuorumReads(this.ctx, this.router);
     this.tm = new TransactionManager(this.ctx, this.router, this.reads);
     this.tx = new Transactions(this.ctx, this.router, this.tm, this.store);
+    this.probes = new ReplicaProbes(this.ctx, this.router);
     this.newRing = opts.newRing ?? false;
     if (opts.stored) {
       this.kv.restore(opts.stored);
@@ -232,6 +237,8 @@ export class Peer {
         return this.store.onSyncReply(from, msg);
       case 'watch_evt':
         return this.onWatchEvent(msg.key, msg.ver, msg.ex, msg.val);
+      case 'rep_probe_reply':
+        return this.probes.onReply(from, msg);
       case 'tx_vote':
         return this.tx.onVote(from, msg);
       case 'tx_accepted':
@@ -271,6 +278,8 @@ export class Peer {
         return this.store.onSync(body, msg);
       case 'watch_reg':
         return this.store.onWatchReg(body, msg);
+      case 'rep_probe':
+        return answerProbe(this.ctx, this.ring, this.store, body, msg);
       case 'signal':
         // Only the peer whose id is the target is the addressee; anyone else responsible for
         // that position means the addressee is gone: drop it.
@@ -282,6 +291,8 @@ export class Peer {
 
   /** A client operation. Limits are checked here, before anything is sent. */
   request(req: ClientRequest): void {
+    // The replicas diagnostic may arrive dressed as a status request (see io.ts).
+    if (req.op.op === 'status' && typeof req.op.replicas === 'string') req = { reqId: req.reqId, op: { op: 'replicas', key: req.op.replicas } };
     const op = req.op;
     const fail = (code: Extract<ClientReply, { ok: false }>['code'], message: string, keys?: string[]) =>
       this.ctx.reply({ reqId: req.reqId, ok: false, code, message, ...(keys ? { keys } : {}) });
@@ -341,6 +352,8 @@ export class Peer {
       case 'unwatch':
         this.watches.delete(op.watchId);
         return this.ctx.reply({ reqId: req.reqId, ok: true, value: null });
+      case 'replicas':
+        return this.probes.query(op.key, (r) => this.ctx.reply({ reqId: req.reqId, ok: true, value: reportJson(r) }));
       case 'signal':
         if (!isId(op.to) || !isJson(op.data) || JSON.stringify(op.data).length > 64 * 1024) return fail('invalid', 'signal needs a peer id and at most 64 KiB of JSON');
         this.router.route(op.to, { k: 'signal', data: op.data });
@@ -408,6 +421,7 @@ export class Peer {
       openTransactions: this.tm.openCount(),
       acceptorTransactions: this.tx.acceptor.txs.size,
       counters: this.ctx.counters.toJSON(),
+      ...diagnostics(this),
     } as unknown as Json;
   }
 
