@@ -106,6 +106,10 @@ async function runTabs(viteUrl: string, signaling: string, n: number): Promise<R
         messagesIn: d.messages_in - b.messages_in,
         messagesOut: d.messages_out - b.messages_out,
         messagesLocal: d.messages_local - b.messages_local,
+        // Frames on the data channels: one carries every message for one peer from one drain.
+        framesIn: d.frames_in - b.frames_in,
+        framesOut: d.frames_out - b.frames_out,
+        drains: d.flushes - b.flushes,
         batchesWritten: d.batches_written - b.batches_written,
         writeMsMean: Math.round(((d.write_ms - b.write_ms) / Math.max(1, d.batches_written - b.batches_written)) * 10) / 10,
         sendMs: Math.round(d.send_ms - b.send_ms),

@@ -24,6 +24,11 @@ export function decode(data: unknown): DecodeResult {
   } catch (e) {
     return { ok: false, reason: 'malformed', detail: String(e).slice(0, 120) };
   }
+  return check(raw);
+}
+
+/** Validates one parsed message against the schema. */
+export function check(raw: unknown): DecodeResult {
   const r = v.safeParse(Msg, raw);
   if (!r.success) return { ok: false, reason: 'invalid', detail: r.issues[0]?.message ?? 'schema' };
   return { ok: true, msg: r.output };

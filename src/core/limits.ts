@@ -21,3 +21,9 @@ export const successor_list_length = 7;
 export const fingers_max = 52;
 /** Length of a room name, in characters. */
 export const room_chars_max = 64;
+/**
+ * Messages one frame may carry (src/core/frame.ts). Under load a runtime sends everything
+ * for one peer from one step as one frame: the per-frame cost of a transport (SCTP, DTLS,
+ * a process hop in the browser) dwarfs the per-message cost of JSON.
+ */
+export const frame_messages_max = 512;
