@@ -52,7 +52,8 @@ async function rtt(peer: number, samples: number): Promise<ReturnType<typeof qua
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => (ch.removeEventListener('message', on), reject(new Error(`no pong ${seq} within 2000 ms`))), 2_000);
       const on = (ev: MessageEvent) => {
-        if (typeof ev.data === 'string' && ev.data.startsWith(`m{"t":"pong","seq":${seq},`)) {
+        // The pong may share a frame with other messages for us (src/core/frame.ts).
+        if (typeof ev.data === 'string' && ev.data.startsWith('m') && ev.data.includes(`{"t":"pong","seq":${seq},`)) {
           clearTimeout(timer);
           ch.removeEventListener('message', on);
           resolve();
