@@ -68,39 +68,46 @@ export class Timers {
     while (this.heap.length > 0 && this.heap[0]!.cancelled) this.pop();
   }
 
-  private less(a: Entry, b: Entry): boolean {
-    return a.at < b.at || (a.at === b.at && a.seq < b.seq);
-  }
-
   private push(e: Entry): void {
     const h = this.heap;
+    let i = h.length;
     h.push(e);
-    let i = h.length - 1;
+    // Sift up by moving parents down into the hole (no swaps, no temporary arrays).
     while (i > 0) {
       const p = (i - 1) >> 1;
-      if (!this.less(h[i]!, h[p]!)) break;
-      [h[i], h[p]] = [h[p]!, h[i]!];
+      const hp = h[p]!;
+      if (hp.at < e.at || (hp.at === e.at && hp.seq < e.seq)) break;
+      h[i] = hp;
       i = p;
     }
+    h[i] = e;
   }
 
   private pop(): Entry | undefined {
     const h = this.heap;
     const top = h[0];
     const last = h.pop();
-    if (h.length > 0 && last) {
-      h[0] = last;
+    const n = h.length;
+    if (n > 0 && last) {
       let i = 0;
       for (;;) {
         const l = 2 * i + 1;
+        if (l >= n) break;
         const r = l + 1;
-        let m = i;
-        if (l < h.length && this.less(h[l]!, h[m]!)) m = l;
-        if (r < h.length && this.less(h[r]!, h[m]!)) m = r;
-        if (m === i) break;
-        [h[i], h[m]] = [h[m]!, h[i]!];
+        let m = l;
+        let hm = h[l]!;
+        if (r < n) {
+          const hr = h[r]!;
+          if (hr.at < hm.at || (hr.at === hm.at && hr.seq < hm.seq)) {
+            m = r;
+            hm = hr;
+          }
+        }
+        if (last.at < hm.at || (last.at === hm.at && last.seq < hm.seq)) break;
+        h[i] = hm;
         i = m;
       }
+      h[i] = last;
     }
     return top;
   }

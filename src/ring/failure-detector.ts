@@ -123,8 +123,12 @@ export class FailureDetector {
 
   timeoutOf(peer: PeerId): number {
     const w = this.watched.get(peer);
+    if (!w) return this.ctx.config.fd_timeout_min_ms;
+    return this.timeoutOfWatched(w);
+  }
+
+  private timeoutOfWatched(w: Watched): number {
     const cfg = this.ctx.config;
-    if (!w) return cfg.fd_timeout_min_ms;
     return Math.max(cfg.fd_timeout_min_ms, 2 * cfg.heartbeat_interval_ms + w.srtt + 4 * w.rttvar) + w.marginMs;
   }
 
@@ -134,7 +138,7 @@ export class FailureDetector {
     const newlySuspected: PeerId[] = [];
     for (const [peer, w] of this.watched) {
       if (this.suspects.has(peer)) continue;
-      if (now - w.lastHeardAt > this.timeoutOf(peer)) {
+      if (now - w.lastHeardAt > this.timeoutOfWatched(w)) {
         newlySuspected.push(peer);
         continue;
       }

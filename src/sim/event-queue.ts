@@ -1,15 +1,26 @@
-/** A min-heap of events ordered by (at, seq): equal times run in the order they were scheduled. */
+/**
+ * A min-heap of events ordered by (at, seq): equal times run in the order they were scheduled.
+ *
+ * The keys live in two typed arrays beside the events, so that sifting compares contiguous
+ * numbers instead of dereferencing one event object per heap level (with thousands of peers
+ * the queue holds tens of thousands of events, and those loads were cache misses on the
+ * simulator's hot path). (at, seq) is a total order (seq is unique), so the order in which
+ * events come out does not depend on the heap's layout.
+ */
 export interface QueuedEvent {
   at: number;
   seq: number;
 }
 
 export class EventQueue<E extends QueuedEvent> {
-  private heap: E[] = [];
+  private items: Array<E | undefined> = [];
+  private ats = new Float64Array(1024);
+  private seqs = new Float64Array(1024);
+  private n = 0;
   private seq = 0;
 
   get size(): number {
-    return this.heap.length;
+    return this.n;
   }
 
   nextSeq(): number {
@@ -17,29 +28,43 @@ export class EventQueue<E extends QueuedEvent> {
   }
 
   push(e: E): void {
-    const h = this.heap;
-    h.push(e);
-    let i = h.length - 1;
+    if (this.n === this.ats.length) this.grow();
+    const ats = this.ats;
+    const seqs = this.seqs;
+    const items = this.items;
+    const at = e.at;
+    const seq = e.seq;
+    let i = this.n++;
+    if (items.length < this.n) items.push(undefined);
     while (i > 0) {
       const p = (i - 1) >> 1;
-      const hp = h[p]!;
-      if (hp.at < e.at || (hp.at === e.at && hp.seq < e.seq)) break;
-      h[i] = hp;
+      const pa = ats[p]!;
+      if (pa < at || (pa === at && seqs[p]! < seq)) break;
+      ats[i] = pa;
+      seqs[i] = seqs[p]!;
+      items[i] = items[p];
       i = p;
     }
-    h[i] = e;
+    ats[i] = at;
+    seqs[i] = seq;
+    items[i] = e;
   }
 
   peekAt(): number {
-    return this.heap.length > 0 ? this.heap[0]!.at : Infinity;
+    return this.n > 0 ? this.ats[0]! : Infinity;
   }
 
   pop(): E | undefined {
-    const h = this.heap;
-    if (h.length === 0) return undefined;
-    const top = h[0]!;
-    const last = h.pop()!;
-    const n = h.length;
+    if (this.n === 0) return undefined;
+    const ats = this.ats;
+    const seqs = this.seqs;
+    const items = this.items;
+    const top = items[0];
+    const n = --this.n;
+    const last = items[n];
+    const lastAt = ats[n]!;
+    const lastSeq = seqs[n]!;
+    items[n] = undefined;
     if (n > 0) {
       let i = 0;
       for (;;) {
@@ -47,18 +72,33 @@ export class EventQueue<E extends QueuedEvent> {
         if (l >= n) break;
         const r = l + 1;
         let m = l;
-        const hl = h[l]!;
+        let ma = ats[l]!;
         if (r < n) {
-          const hr = h[r]!;
-          if (hr.at < hl.at || (hr.at === hl.at && hr.seq < hl.seq)) m = r;
+          const ra = ats[r]!;
+          if (ra < ma || (ra === ma && seqs[r]! < seqs[l]!)) {
+            m = r;
+            ma = ra;
+          }
         }
-        const hm = h[m]!;
-        if (last.at < hm.at || (last.at === hm.at && last.seq < hm.seq)) break;
-        h[i] = hm;
+        if (lastAt < ma || (lastAt === ma && lastSeq < seqs[m]!)) break;
+        ats[i] = ma;
+        seqs[i] = seqs[m]!;
+        items[i] = items[m];
         i = m;
       }
-      h[i] = last;
+      ats[i] = lastAt;
+      seqs[i] = lastSeq;
+      items[i] = last;
     }
     return top;
+  }
+
+  private grow(): void {
+    const ats = new Float64Array(this.ats.length * 2);
+    ats.set(this.ats);
+    this.ats = ats;
+    const seqs = new Float64Array(this.seqs.length * 2);
+    seqs.set(this.seqs);
+    this.seqs = seqs;
   }
 }

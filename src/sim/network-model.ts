@@ -73,15 +73,25 @@ export class Partitions {
   }
 }
 
-/** Delays (ms) at which copies of one message arrive; empty when it is lost. */
+/**
+ * The delay of one copy of a message: latency_min_ms plus exponential jitter, plus
+ * reorder_delay_ms for a message held back. A top-level function, not a closure: the
+ * simulator calls it for every message.
+ */
+export function oneDelay(knobs: NetworkKnobs, rng: Rng): number {
+  let d = knobs.latency_min_ms + (knobs.latency_jitter_mean_ms > 0 ? rng.exp(knobs.latency_jitter_mean_ms) : 0);
+  if (knobs.reorder_rate > 0 && rng.chance(knobs.reorder_rate)) d += knobs.reorder_delay_ms;
+  return d;
+}
+
+/**
+ * Delays (ms) at which copies of one message arrive; empty when it is lost. The simulator
+ * inlines the same draws in the same order (loss, first delay, duplicate, second delay)
+ * without building this array.
+ */
 export function deliveryDelays(knobs: NetworkKnobs, rng: Rng): number[] {
   if (knobs.loss_rate > 0 && rng.chance(knobs.loss_rate)) return [];
-  const one = () => {
-    let d = knobs.latency_min_ms + (knobs.latency_jitter_mean_ms > 0 ? rng.exp(knobs.latency_jitter_mean_ms) : 0);
-    if (knobs.reorder_rate > 0 && rng.chance(knobs.reorder_rate)) d += knobs.reorder_delay_ms;
-    return d;
-  };
-  const first = one();
-  if (knobs.duplicate_rate > 0 && rng.chance(knobs.duplicate_rate)) return [first, one()];
+  const first = oneDelay(knobs, rng);
+  if (knobs.duplicate_rate > 0 && rng.chance(knobs.duplicate_rate)) return [first, oneDelay(knobs, rng)];
   return [first];
 }

@@ -7,7 +7,7 @@ import { Peer } from '../peer/peer.ts';
 import { chooseJoinId } from '../replication/replicas.ts';
 import { SimDisk } from './disk.ts';
 import { EventQueue } from './event-queue.ts';
-import { calmNetwork, deliveryDelays, type NetworkKnobs, Partitions } from './network-model.ts';
+import { calmNetwork, type NetworkKnobs, oneDelay, Partitions } from './network-model.ts';
 import { Rng } from './rng.ts';
 import { TraceHash } from './trace.ts';
 
@@ -46,8 +46,10 @@ export interface SimOptions {
 }
 
 type SimEvent =
-  | { at: number; seq: number; kind: 'deliver'; from: PeerId; to: PeerId; msg: Msg; incarnation: number }
-  | { at: number; seq: number; kind: 'tick'; peer: PeerId; token: number; incarnation: number }
+  // `node`: the peer registered under `to` (`peer`) when the event was queued, so that the
+  // delivery need not look it up again while it still is (see Simulation.nodeAt).
+  | { at: number; seq: number; kind: 'deliver'; from: PeerId; to: PeerId; msg: Msg; incarnation: number; node: SimNode | undefined }
+  | { at: number; seq: number; kind: 'tick'; peer: PeerId; token: number; incarnation: number; node: SimNode }
   | { at: number; seq: number; kind: 'disk'; peer: PeerId; batch: number; incarnation: number }
   | { at: number; seq: number; kind: 'action'; fn: () => void };
 
@@ -64,6 +66,8 @@ export class SimNode {
   wakeToken = 0;
   /** Effects waiting for the newest in-flight disk batch. */
   held: Array<{ batch: number; envelopes: Envelope[]; replies: ClientReply[] }> = [];
+  /** The id under which Simulation.nodes holds this node now; null once it is not there. */
+  registeredAs: PeerId | null = null;
 
   constructor(
     public peer: Peer,
@@ -135,18 +139,40 @@ export class Simulation {
     if (prev) {
       // The id of a crashed peer is taken by a newcomer (the bootstrap server refuses the old
       // one when it comes back): that old peer's identity is gone for good.
-      this.nodes.delete(chosen);
+      this.unregister(chosen);
       this.retired.push(prev);
     }
     // Only the peer that starts the very first ring founds one; later a peer that finds
     // nobody is a lost tab, not a new database.
     const peer = new Peer({ env: this.envFor(rng), config: this.opts.peerConfig, id: chosen, newRing: contact === null && this.nodes.size === 0 });
     const node = new SimNode(peer, new SimDisk(), rng);
-    this.nodes.set(peer.id, node);
+    this.register(peer.id, node);
     peer.start(this.contactsFor(contact));
     this.flush(node);
     if (contact !== null) this.armBootstrapRefresh();
     return node;
+  }
+
+  private register(id: PeerId, node: SimNode): void {
+    const prev = this.nodes.get(id);
+    if (prev) prev.registeredAs = null;
+    this.nodes.set(id, node);
+    node.registeredAs = id;
+  }
+
+  private unregister(id: PeerId): void {
+    const prev = this.nodes.get(id);
+    if (prev) prev.registeredAs = null;
+    this.nodes.delete(id);
+  }
+
+  /**
+   * this.nodes.get(id), answered from the node an event carries while that node is still
+   * the one registered under id (a Map lookup keyed by a 52-bit id cost cache misses on
+   * every event in rings of thousands of peers).
+   */
+  private nodeAt(id: PeerId, hint: SimNode | undefined): SimNode | undefined {
+    return hint !== undefined && hint.registeredAs === id ? hint : this.nodes.get(id);
   }
 
   /** contact first, then up to 3 other members picked by the seed. */
@@ -192,9 +218,9 @@ export class Simulation {
     if (n.peer.id !== id) {
       // Its identity never became durable (it crashed right after starting): it comes back as
       // a new peer under a new id, and the network must know it by that id.
-      this.nodes.delete(id);
+      this.unregister(id);
       if (this.nodes.get(n.peer.id)?.alive) throw new Error(`peer id collision ${n.peer.id}`);
-      this.nodes.set(n.peer.id, n);
+      this.register(n.peer.id, n);
     }
     n.alive = true;
     n.wakeAt = Infinity;
@@ -310,7 +336,7 @@ export class Simulation {
     this.now = e.at;
     switch (e.kind) {
       case 'deliver': {
-        const n = this.nodes.get(e.to);
+        const n = this.nodeAt(e.to, e.node);
         if (!n || !n.alive || n.incarnation !== e.incarnation) break;
         if (e.to !== e.from && !this.partitions.canSend(e.from, e.to)) break;
         if (n.paused) {
@@ -328,7 +354,7 @@ export class Simulation {
         break;
       }
       case 'tick': {
-        const n = this.nodes.get(e.peer);
+        const n = this.nodeAt(e.peer, e.node);
         if (!n || !n.alive || n.incarnation !== e.incarnation || n.wakeToken !== e.token) break;
         if (n.paused) {
           n.backlog.push(e);
@@ -367,6 +393,11 @@ export class Simulation {
     const out: Output = n.peer.drain();
     for (const env of out.send) this.transmit(n.id, env);
     for (const e of out.events) for (const fn of this.eventListeners) fn(n.id, e);
+    if (out.persist === null && out.sendAfterPersist.length === 0 && out.replies.length === 0) {
+      // The common case (a heartbeat, a forwarded message): nothing touches the disk.
+      this.wake(n, out.wakeAt);
+      return;
+    }
     let lastBatch = n.disk.inFlight.length > 0 ? n.disk.inFlight[n.disk.inFlight.length - 1]!.id : 0;
     if (out.persist) {
       lastBatch = n.disk.begin(out.persist);
@@ -380,10 +411,15 @@ export class Simulation {
       if (lastBatch === 0 || this.opts.mutants?.ack_before_persist) this.release(n, out.sendAfterPersist, out.replies);
       else n.held.push({ batch: lastBatch, envelopes: out.sendAfterPersist, replies: out.replies });
     }
-    if (out.wakeAt !== null && out.wakeAt < n.wakeAt) {
-      n.wakeAt = out.wakeAt;
+    this.wake(n, out.wakeAt);
+  }
+
+  /** Schedule the peer's next tick if its earliest timer moved forward. */
+  private wake(n: SimNode, wakeAt: number | null): void {
+    if (wakeAt !== null && wakeAt < n.wakeAt) {
+      n.wakeAt = wakeAt;
       n.wakeToken++;
-      this.queue.push({ at: Math.max(out.wakeAt, this.now), seq: this.queue.nextSeq(), kind: 'tick', peer: n.id, token: n.wakeToken, incarnation: n.incarnation });
+      this.queue.push({ at: Math.max(wakeAt, this.now), seq: this.queue.nextSeq(), kind: 'tick', peer: n.id, token: n.wakeToken, incarnation: n.incarnation, node: n });
     }
   }
 
@@ -430,15 +466,23 @@ export class Simulation {
     const kind = env.msg.t === 'route' ? routeKind(env.msg.body.k) : env.msg.t;
     this.sentByKind.set(kind, (this.sentByKind.get(kind) ?? 0) + 1);
     const to = env.to;
-    const incarnation = this.nodes.get(to)?.incarnation ?? 0;
+    const node = this.nodes.get(to);
+    const incarnation = node?.incarnation ?? 0;
     if (to === from) {
       // Local delivery: no network, but still a separate event, so handlers never re-enter.
-      this.queue.push({ at: this.now, seq: this.queue.nextSeq(), kind: 'deliver', from, to, msg: env.msg, incarnation });
+      this.queue.push({ at: this.now, seq: this.queue.nextSeq(), kind: 'deliver', from, to, msg: env.msg, incarnation, node });
       return;
     }
     if (!this.partitions.canSend(from, to)) return;
-    for (const d of deliveryDelays(this.network, this.netRng)) {
-      this.queue.push({ at: this.now + d, seq: this.queue.nextSeq(), kind: 'deliver', from, to, msg: env.msg, incarnation });
+    // deliveryDelays() without its array: the same draws in the same order (loss, first
+    // delay, duplicate, second delay), so a seed gives the same run.
+    const net = this.network;
+    const rng = this.netRng;
+    if (net.loss_rate > 0 && rng.chance(net.loss_rate)) return;
+    const first = oneDelay(net, rng);
+    this.queue.push({ at: this.now + first, seq: this.queue.nextSeq(), kind: 'deliver', from, to, msg: env.msg, incarnation, node });
+    if (net.duplicate_rate > 0 && rng.chance(net.duplicate_rate)) {
+      this.queue.push({ at: this.now + oneDelay(net, rng), seq: this.queue.nextSeq(), kind: 'deliver', from, to, msg: env.msg, incarnation, node });
     }
   }
 
