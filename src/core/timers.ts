@@ -2,6 +2,10 @@
  * Timers of one peer: a binary min-heap ordered by (at, seq). The driver asks for the
  * earliest deadline (nextAt) and calls runDue(now) when it has come; the peer never reads
  * a clock itself. Ties run in scheduling order, so runs are deterministic.
+ *
+ * The top of the heap is never a cancelled entry (cancelling the top drops it at once), so
+ * the earliest deadline is kept in one field: nextAt(), asked after every step of the peer,
+ * reads no heap entry.
  */
 export type TimerHandle = number;
 
@@ -17,12 +21,15 @@ export class Timers {
   private seq = 0;
   /** Pending entries by handle, so cancel() is O(1) and never leaks for timers that already ran. */
   private readonly pending = new Map<number, Entry>();
+  /** heap[0].at, or Infinity when empty. */
+  private topAt = Infinity;
 
   schedule(at: number, fn: () => void): TimerHandle {
     const seq = ++this.seq;
     const e: Entry = { at, seq, fn, cancelled: false };
     this.pending.set(seq, e);
     this.push(e);
+    if (at < this.topAt) this.topAt = at;
     return seq;
   }
 
@@ -32,23 +39,26 @@ export class Timers {
     if (e) {
       e.cancelled = true;
       this.pending.delete(handle);
+      if (e === this.heap[0]) {
+        this.pop();
+        this.dropCancelledTop();
+      }
     }
   }
 
   /** Earliest pending deadline, or null. */
   nextAt(): number | null {
-    this.dropCancelledTop();
-    return this.heap.length > 0 ? this.heap[0]!.at : null;
+    return this.topAt === Infinity ? null : this.topAt;
   }
 
   /** Runs every timer due at or before now, earliest first; returns how many ran. */
   runDue(now: number): number {
     let ran = 0;
     for (;;) {
-      this.dropCancelledTop();
-      const top = this.heap[0];
-      if (!top || top.at > now) return ran;
+      if (this.topAt > now) return ran;
+      const top = this.heap[0]!;
       this.pop();
+      this.dropCancelledTop();
       this.pending.delete(top.seq);
       ran++;
       top.fn();
@@ -58,14 +68,18 @@ export class Timers {
   clear(): void {
     this.heap = [];
     this.pending.clear();
+    this.topAt = Infinity;
   }
 
   get size(): number {
     return this.pending.size;
   }
 
+  /** Restores the invariant after a pop: the top is not cancelled, and topAt is its deadline. */
   private dropCancelledTop(): void {
-    while (this.heap.length > 0 && this.heap[0]!.cancelled) this.pop();
+    const h = this.heap;
+    while (h.length > 0 && h[0]!.cancelled) this.pop();
+    this.topAt = h.length > 0 ? h[0]!.at : Infinity;
   }
 
   private push(e: Entry): void {

@@ -116,6 +116,8 @@ export class PeerContext {
   private persist_ = new Map<string, Json | undefined>();
   /** Effects queued since the last drain(): an idle drain reads this one field, not six containers. */
   private effects = 0;
+  /** Whether persist_ holds anything (it only grows between drains). */
+  private persisting = false;
 
   constructor(
     readonly self: PeerId,
@@ -155,11 +157,13 @@ export class PeerContext {
 
   persist(key: string, value: Json): void {
     this.effects++;
+    this.persisting = true;
     this.persist_.set(key, value);
   }
 
   unpersist(key: string): void {
     this.effects++;
+    this.persisting = true;
     this.persist_.set(key, undefined);
   }
 
@@ -172,7 +176,8 @@ export class PeerContext {
     }
     this.effects = 0;
     let persist: Output['persist'] = null;
-    if (this.persist_.size > 0) {
+    if (this.persisting) {
+      this.persisting = false;
       const puts: Array<[string, Json]> = [];
       const dels: string[] = [];
       for (const [k, v] of this.persist_) {
