@@ -25,6 +25,7 @@ import type { StorageFailure } from '../src/runtime/driver.ts';
 import { RuntimePeer, type BootstrapLimits, type RuntimeStatus } from '../src/runtime/runtime-peer.ts';
 import { ChannelTransport, type ChannelTransportOptions, type ChannelTransportStats, type PartitionCut } from './channel-transport.ts';
 import { IndexedDbStorage } from './indexeddb-storage.ts';
+import { CountingNetwork, type LinkCounts } from './link-counters.ts';
 
 export interface WorkerOpenOptions {
   room: string;
@@ -40,6 +41,8 @@ export interface WorkerOpenOptions {
 export interface WorkerStatus extends RuntimeStatus {
   dbName: string;
   transport: ChannelTransportStats | null;
+  /** Messages and bytes in and out per peer (console: connections). */
+  links: LinkCounts[];
 }
 
 /** What the page calls (through comlink: every method returns a promise there). */
@@ -82,6 +85,7 @@ const scope = self as unknown as DedicatedWorkerGlobalScope;
 function createApi(): PeerWorkerApi {
   let peer: RuntimePeer | null = null;
   let transport: ChannelTransport | null = null;
+  let counting: CountingNetwork | null = null;
   let opening = false;
   let dbName = '';
   const need = (): RuntimePeer => {
@@ -100,7 +104,7 @@ function createApi(): PeerWorkerApi {
           room: options.room,
           signaling: options.signaling,
           storage,
-          network: (id) => (transport = new ChannelTransport({ ...options.transport, self: id, port: scope })),
+          network: (id) => (counting = new CountingNetwork((transport = new ChannelTransport({ ...options.transport, self: id, port: scope })))),
           config: options.config,
           bootstrap: options.bootstrap,
         });
@@ -115,7 +119,12 @@ function createApi(): PeerWorkerApi {
     waitJoined: (timeoutMs) => need().waitJoined(timeoutMs),
     async request(op) {
       if (peer === null) return { reqId: 0, ok: false, code: 'not_joined', message: 'the peer is not open yet' };
-      return peer.request(op);
+      const r = await peer.request(op);
+      // The driver answers the operations it lists (src/runtime/driver.ts); until it lists
+      // 'replicas', that diagnostic travels as a status request carrying the key, which the
+      // peer unwraps (src/peer/io.ts). Same peer, same non-durable reply path.
+      if (!r.ok && r.code === 'invalid' && op.op === 'replicas' && r.message.startsWith('unknown operation')) return peer.request({ op: 'status', replicas: op.key });
+      return r;
     },
     onEvent(cb) {
       need().onEvent((e) => void cb(e));
@@ -135,7 +144,7 @@ function createApi(): PeerWorkerApi {
     },
     async status() {
       const s = await need().status();
-      return { ...s, dbName, transport: transport?.stats() ?? null };
+      return { ...s, dbName, transport: transport?.stats() ?? null, links: counting?.links() ?? [] };
     },
     async leave() {
       await peer?.leave();

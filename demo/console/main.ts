@@ -3,7 +3,7 @@ import { keyPosition } from '../../src/core/hash.ts';
 import type { DemoClient, PeerStatus, ReplicaInfo, RingSummary } from '../shared/client.ts';
 import { el } from '../shared/dom.ts';
 import { describeError } from '../shared/errors.ts';
-import { shortId } from '../shared/format.ts';
+import { formatBytes, formatMs, shortId } from '../shared/format.ts';
 import { startPage } from '../shared/page.ts';
 import { retryUnavailable } from '../shared/retry.ts';
 import { Plot } from './plot.ts';
@@ -56,7 +56,7 @@ void startPage('console', (client: DemoClient, main: HTMLElement) => {
       const v = await retryUnavailable(() => client.readVersioned(key));
       const value = v ?? { found: (await client.db.get(key)) !== undefined, value: await client.db.get(key), version: NaN };
       ops.read(performance.now() - t0);
-      const replicas = await client.replicas(key);
+      const replicas = await client.replicas(key).catch(() => null);
       picture.key = replicas ? { name: key, position: keyPosition(key), replicas } : null;
       drawRing();
       keyResult.replaceChildren(
@@ -65,7 +65,7 @@ void startPage('console', (client: DemoClient, main: HTMLElement) => {
           value.found ? el('code', { 'data-testid': 'key-value' }, [JSON.stringify(value.value)]) : null,
           Number.isFinite(value.version) ? el('span', { class: 'muted' }, [` · version ${value.version} (majority of replicas)`]) : null,
         ]),
-        replicas ? replicaTable(replicas) : el('p', { class: 'muted small' }, ['This runtime does not tell where replicas are.']),
+        replicas ? replicaTable(replicas, Number.isFinite(value.version) ? value.version : null) : el('p', { class: 'muted small' }, ['This runtime does not tell where replicas are.']),
       );
     } catch (e) {
       keyResult.replaceChildren(el('p', { class: 'notice error' }, [describeError(e)]));
@@ -127,7 +127,7 @@ void startPage('console', (client: DemoClient, main: HTMLElement) => {
   const plots = {
     msgs: new Plot('Messages per second', 'msg/s'),
     tx: new Plot('Transactions per second', 'tx/s'),
-    latency: new Plot('Latency of this console’s operations', 'ms'),
+    latency: new Plot('Latency of this tab’s reads and commits (last 60 s)', 'ms'),
     items: new Plot('Stored here', ''),
   };
   const drawPlots = () => {
@@ -141,8 +141,10 @@ void startPage('console', (client: DemoClient, main: HTMLElement) => {
       { label: 'unknown (console)', colour: '#b7791f', values: history.series('opsUnknown') },
     ]);
     plots.latency.draw([
-      { label: 'read', colour: '#2f6fde', values: history.series('readMs') },
-      { label: 'commit', colour: '#805ad5', values: history.series('commitMs') },
+      { label: 'read p50', colour: '#2f6fde', values: history.series('readP50') },
+      { label: 'read p99', colour: '#90b4f0', values: history.series('readP99') },
+      { label: 'commit p50', colour: '#805ad5', values: history.series('commitP50') },
+      { label: 'commit p99', colour: '#c3a6ec', values: history.series('commitP99') },
     ]);
     plots.items.draw([
       { label: 'items', colour: '#1c8a4a', values: history.series('items') },
@@ -175,6 +177,10 @@ void startPage('console', (client: DemoClient, main: HTMLElement) => {
         row('Replica items', String(s.items)),
         row('Ranges without data / stale', `${JSON.stringify(s.emptyRanges)} / ${JSON.stringify(s.staleRanges)}`),
       ]),
+      debugSection('Finger table', 'fingers', fingerTable(s)),
+      debugSection('Open transactions (as TM)', 'open-txs', openTxTable(s)),
+      debugSection('Latency percentiles', 'latency', latencyTable(summary)),
+      debugSection('Connections', 'connections', connectionTable(s, summary)),
       el('details', {}, [
         el('summary', {}, [`Counters (${Object.keys(s.counters).length})`]),
         counterFilter,
@@ -213,20 +219,92 @@ function row(label: string, value: string): HTMLElement {
   return el('tr', {}, [el('th', {}, [label]), el('td', { class: 'mono' }, [value])]);
 }
 
-function replicaTable(replicas: ReplicaInfo[]): HTMLElement {
+function replicaTable(replicas: ReplicaInfo[], majorityVersion: number | null): HTMLElement {
   const known = replicas.some((r) => r.version !== null);
-  return el('table', { class: 'data small', 'data-testid': 'replicas' }, [
-    el('tr', {}, ['Replica', 'Position', 'Held by', 'Version', 'Hops'].map((h) => el('th', {}, [h]))),
+  const answered = replicas.filter((r) => r.answered).length;
+  const versions = new Set(replicas.filter((r) => r.answered && r.authoritative).map((r) => r.version));
+  const version = (r: ReplicaInfo) => {
+    if (!r.answered || r.version === null) return r.answered ? '?' : 'no answer';
+    if (r.version === 0) return 'absent';
+    return r.found ? String(r.version) : `${r.version} (deleted)`;
+  };
+  const authority = (r: ReplicaInfo) =>
+    r.authority === null ? (r.answered && r.authoritative !== null ? (r.authoritative ? 'yes' : 'no') : '—') : ({ auth: 'yes', empty: 'no: no data yet', stale: 'no: unchecked since restart', other: 'no: not responsible' } as const)[r.authority];
+  const behind = (r: ReplicaInfo) => majorityVersion !== null && r.version !== null && r.authoritative === true && r.version < majorityVersion;
+  return el('table', { class: 'data small replicas', 'data-testid': 'replicas', 'data-answered': answered }, [
+    el('tr', {}, ['Replica', 'Position', 'Held by', 'Version', 'Authoritative', 'Locked', 'Hops'].map((h) => el('th', {}, [h]))),
     ...replicas.map((r) =>
-      el('tr', { 'data-peer': r.peer ?? '' }, [
+      el('tr', { 'data-peer': r.peer ?? '', 'data-slot': r.slot, 'data-version': r.version ?? '', 'data-authoritative': String(r.authoritative), 'data-locked': String(r.locked), class: !r.answered ? 'missing' : r.authoritative === false ? 'nonauth' : '' }, [
         el('td', {}, [String(r.slot)]),
         el('td', { class: 'mono' }, [`${((r.position / 2 ** 52) * 100).toFixed(1)}%`]),
         el('td', { class: 'mono' }, [shortId(r.peer)]),
-        el('td', {}, [r.version === null ? '?' : r.found ? String(r.version) : r.version > 0 ? `${r.version} (deleted)` : 'absent', r.authoritative === false ? ' (not authoritative)' : '']),
+        el('td', {}, [version(r), behind(r) ? el('span', { class: 'muted' }, [' (behind)']) : null]),
+        el('td', {}, [authority(r)]),
+        el('td', {}, [r.locked ? `yes${r.lockedVersion > 0 ? ` (write of version ${r.lockedVersion} pending)` : ' (read lock)'}` : 'no']),
         el('td', {}, [r.hops === null ? '—' : String(r.hops)]),
       ]),
     ),
-    known ? null : el('caption', { class: 'muted small' }, ['Versions per replica need a protocol operation this runtime does not have yet.']),
+    el('caption', { class: 'muted small' }, [
+      known
+        ? `${answered} of ${replicas.length} replicas answered${versions.size === 1 && answered === replicas.length ? ', all at the same version' : ''}. Each holder reports its own copy; a read takes the highest version among a majority of authoritative answers.`
+        : 'Versions per replica need a runtime with the replicas diagnostic.',
+    ]),
   ]);
 }
 
+function debugSection(title: string, id: string, body: HTMLElement): HTMLElement {
+  return el('details', { open: true, 'data-testid': `debug-${id}` }, [el('summary', {}, [title]), body]);
+}
+
+function fingerTable(s: PeerStatus): HTMLElement {
+  const fingers = s.fingerTable ?? [];
+  if (fingers.length === 0) return el('p', { class: 'muted small' }, ['No fingers: with this few peers the successor list reaches everyone.']);
+  const pct = (x: number) => `${((x / 2 ** 52) * 100).toFixed(2)}%`;
+  return el('table', { class: 'data small mono' }, [
+    el('tr', {}, ['Finger', 'Start (self + 2^i)', 'Position', 'Peer'].map((h) => el('th', {}, [h]))),
+    ...fingers.map((f) => el('tr', { 'data-peer': f.peer }, [el('td', {}, [`2^${f.exponent}`]), el('td', {}, [shortId(f.start)]), el('td', {}, [pct(f.start)]), el('td', {}, [shortId(f.peer)])])),
+  ]);
+}
+
+function openTxTable(s: PeerStatus): HTMLElement {
+  const txs = s.openTxList ?? [];
+  if (txs.length === 0) return el('p', { class: 'muted small' }, ['None right now.']);
+  return el('table', { class: 'data small' }, [
+    el('tr', {}, ['Transaction', 'State', 'Keys', 'Age'].map((h) => el('th', {}, [h]))),
+    ...txs.map((t) => el('tr', {}, [el('td', { class: 'mono' }, [t.tx]), el('td', {}, [t.state]), el('td', {}, [String(t.keys)]), el('td', {}, [formatMs(t.ageMs)])])),
+    s.openTransactions > txs.length ? el('caption', { class: 'muted small' }, [`${txs.length} of ${s.openTransactions} shown`]) : null,
+  ]);
+}
+
+function latencyTable(summary: RingSummary): HTMLElement {
+  const l = summary.latency;
+  if (!l) return el('p', { class: 'muted small' }, ['This runtime does not measure latency.']);
+  const ms = (x: number | null) => (x === null ? '—' : formatMs(x));
+  return el('table', { class: 'data small' }, [
+    el('tr', {}, ['Operation', `Count (last ${Math.round(l.windowMs / 1000)} s)`, 'p50', 'p99', 'max'].map((h) => el('th', {}, [h]))),
+    ...(['read', 'commit'] as const).map((k) => el('tr', { 'data-op': k }, [el('td', {}, [k === 'read' ? 'Reads' : 'Commits']), el('td', {}, [String(l[k].count)]), el('td', {}, [ms(l[k].p50)]), el('td', {}, [ms(l[k].p99)]), el('td', {}, [ms(l[k].max)])])),
+  ]);
+}
+
+function connectionTable(s: PeerStatus, summary: RingSummary): HTMLElement {
+  const links = new Map((summary.links ?? []).map((l) => [l.peer, l]));
+  const rtt = new Map((s.rtt ?? []).map((r) => [r.peer, r]));
+  const peers = [...new Set([...summary.connected, ...links.keys(), ...rtt.keys()])].filter((p) => p !== s.id).sort((a, b) => a - b);
+  if (peers.length === 0) return el('p', { class: 'muted small' }, ['No other peer yet.']);
+  return el('table', { class: 'data small' }, [
+    el('tr', {}, ['Peer', 'Link', 'Messages in / out', 'Bytes in / out', 'RTT', 'Watched as'].map((h) => el('th', {}, [h]))),
+    ...peers.map((p) => {
+      const l = links.get(p);
+      const r = rtt.get(p);
+      const up = summary.connected.includes(p);
+      return el('tr', { 'data-peer': p }, [
+        el('td', { class: 'mono' }, [shortId(p)]),
+        el('td', {}, [up ? 'open' : 'closed']),
+        el('td', {}, [l ? `${l.messagesIn} / ${l.messagesOut}` : '—']),
+        el('td', {}, [l ? `${formatBytes(l.bytesIn)} / ${formatBytes(l.bytesOut)}` : '—']),
+        el('td', {}, [r ? `${formatMs(r.srttMs)} ± ${formatMs(r.rttvarMs)}` : '—']),
+        el('td', {}, [r ? r.reasons.join(', ') : '—']),
+      ]);
+    }),
+  ]);
+}

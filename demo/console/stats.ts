@@ -17,6 +17,11 @@ export interface Sample {
   /** Mean latency of this console's reads and commits in the last interval, ms (NaN: none). */
   readMs: number;
   commitMs: number;
+  /** Percentiles over the runtime's sliding window (NaN: none, or not measured). */
+  readP50: number;
+  readP99: number;
+  commitP50: number;
+  commitP99: number;
   items: number;
   kib: number;
 }
@@ -71,6 +76,10 @@ export class StatsHistory {
       opsUnknown: ops.unknown / secs,
       readMs: ops.readMs,
       commitMs: ops.commitMs,
+      readP50: summary.latency?.read.p50 ?? ops.readMs,
+      readP99: summary.latency?.read.p99 ?? NaN,
+      commitP50: summary.latency?.commit.p50 ?? ops.commitMs,
+      commitP99: summary.latency?.commit.p99 ?? NaN,
       items: status?.items ?? 0,
       kib: (summary.storageBytes ?? 0) / 1024,
     };

@@ -1,4 +1,5 @@
-import type { Db } from '../../src/api/index.ts';
+import type { Db, ReplicaAuthority, ReplicasReport } from '../../src/api/index.ts';
+import type { LatencyReport } from '../../src/api/latency.ts';
 
 /** What the protocol's `{op:'status'}` answers (src/peer/peer.ts status()). */
 export interface PeerStatus {
@@ -14,6 +15,22 @@ export interface PeerStatus {
   openTransactions: number;
   acceptorTransactions: number;
   counters: Record<string, number>;
+  /** Finger table: entry `exponent` points at the peer responsible for `start` = self + 2^exponent. */
+  fingerTable?: Array<{ exponent: number; start: number; peer: number }>;
+  /** Transactions this peer manages (as TM), oldest first. */
+  openTxList?: Array<{ tx: string; state: string; keys: number; ageMs: number }>;
+  /** Heartbeat round trips to the peers the failure detector watches. */
+  rtt?: Array<{ peer: number; srttMs: number; rttvarMs: number; reasons: string[] }>;
+}
+
+/** Traffic with one peer (the runtime's transport, per peer). */
+export interface LinkInfo {
+  peer: number;
+  messagesIn: number;
+  messagesOut: number;
+  bytesIn: number;
+  bytesOut: number;
+  connected: boolean;
 }
 
 /** The short summary every page shows in its status bar. */
@@ -30,19 +47,31 @@ export interface RingSummary {
   storageBytes: number | null;
   /** Why the tab is offline, when it is. */
   problem?: string;
+  /** p50/p99 of this tab's reads and commits over a sliding window, when the runtime measures them. */
+  latency?: LatencyReport;
+  /** Messages and bytes per peer, when the runtime counts them. */
+  links?: LinkInfo[];
 }
 
-/** One replica of a key as the console shows it. */
+/** One replica of a key as the console shows it (the protocol's `replicas` diagnostic). */
 export interface ReplicaInfo {
   slot: number;
   position: number;
+  /** The holder that answered; null when none answered in time. */
   peer: number | null;
-  /** null: the runtime cannot tell per replica (only the majority's answer). */
+  answered: boolean;
+  /** null: no answer. */
   found: boolean | null;
   version: number | null;
-  /** False while the holder has not got authoritative data for that position; null: unknown. */
+  /** False while the holder has not got authoritative data for that position; null: no answer. */
   authoritative: boolean | null;
-  /** Routing hops the lookup of this position took. */
+  /** How the holder holds the position: 'auth', 'empty' (no data yet), 'stale' (unchecked data from before a restart), 'other'. */
+  authority: ReplicaAuthority | null;
+  /** An undecided transaction holds a lock on this replica. */
+  locked: boolean;
+  /** Version a prepared write would install (0: none). */
+  lockedVersion: number;
+  /** Routing hops the probe took. */
   hops: number | null;
 }
 
@@ -72,4 +101,21 @@ export interface DemoClient {
   /** A read that also tells the version, or null when the runtime gives no raw access. */
   readVersioned(key: string): Promise<VersionedValue | null>;
   close(): Promise<void>;
+}
+
+/** The protocol's replicas report as the console's rows. */
+export function replicaInfos(r: ReplicasReport): ReplicaInfo[] {
+  return r.slots.map((s) => ({
+    slot: s.slot,
+    position: s.position,
+    peer: s.holder,
+    answered: s.answered,
+    found: s.found,
+    version: s.version,
+    authoritative: s.answered ? s.authoritative : null,
+    authority: s.authority,
+    locked: s.locked,
+    lockedVersion: s.lockedVersion,
+    hops: s.hops,
+  }));
 }

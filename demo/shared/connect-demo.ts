@@ -3,7 +3,8 @@ import { errorFromReply } from '../../src/api/errors.ts';
 import type { ClientReply } from '../../src/peer/io.ts';
 import { keyPosition } from '../../src/core/hash.ts';
 import { replicaPositions } from '../../src/replication/replicas.ts';
-import type { DemoClient, PeerStatus, ReplicaInfo, RingSummary } from './client.ts';
+import type { LatencyReport } from '../../src/api/latency.ts';
+import { replicaInfos, type DemoClient, type LinkInfo, type PeerStatus, type ReplicaInfo, type RingSummary } from './client.ts';
 
 /** Default room: every demo page of one origin joins the same ring. */
 export const default_room = 'tabring-demo';
@@ -83,6 +84,8 @@ function adaptRuntime(client: RuntimeClient, room: string): DemoClient {
         ringSize: num(s.ringSize) ?? connected.length + 1,
         connected,
         storageBytes: num(s.storageBytes ?? (s.storage as Record<string, unknown> | undefined)?.usage),
+        ...(typeof s.latency === 'object' && s.latency !== null ? { latency: s.latency as LatencyReport } : {}),
+        ...(Array.isArray(s.links) ? { links: s.links as LinkInfo[] } : {}),
       };
     },
     async peerStatus() {
@@ -99,14 +102,16 @@ function adaptRuntime(client: RuntimeClient, room: string): DemoClient {
       return r.ok && typeof r.value === 'number' ? { peer: r.value, hops: r.hops ?? 0 } : null;
     },
     async replicas(key) {
+      // The protocol's replicas diagnostic: holder, version, authority and locks per slot.
+      if (typeof (db as Partial<Db>).replicas === 'function') return replicaInfos(await db.replicas(key));
       if (!raw.request) return null;
       const request = raw.request.bind(client);
-      // Which peer holds each replica: a lookup of its position. Versions per replica need a
-      // protocol operation that does not exist yet (see the demo's report).
+      // An older runtime: which peer holds each replica, from a lookup of its position.
       return Promise.all(
         replicaPositions(keyPosition(key), replication_factor).map(async (position, slot): Promise<ReplicaInfo> => {
           const r = await request({ op: 'lookup', target: position });
-          return { slot, position, peer: r.ok && typeof r.value === 'number' ? r.value : null, found: null, version: null, authoritative: null, hops: r.hops ?? null };
+          const peer = r.ok && typeof r.value === 'number' ? r.value : null;
+          return { slot, position, peer, answered: peer !== null, found: null, version: null, authoritative: null, authority: null, locked: false, lockedVersion: 0, hops: r.hops ?? null };
         }),
       );
     },

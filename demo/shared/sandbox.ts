@@ -1,11 +1,11 @@
 import { Db } from '../../src/api/index.ts';
 import { errorFromReply } from '../../src/api/errors.ts';
-import { keyPosition } from '../../src/core/hash.ts';
-import { replicaPositions } from '../../src/replication/replicas.ts';
+import { LatencyWindow } from '../../src/api/latency.ts';
+import type { PeerLink } from '../../src/api/db.ts';
 import { buildRing, settle, trueResponsible } from '../../src/sim/scenarios.ts';
 import { simLink, simSleep } from '../../src/sim/sim-link.ts';
 import { Simulation } from '../../src/sim/simulation.ts';
-import type { DemoClient, PeerStatus, ReplicaInfo } from './client.ts';
+import { replicaInfos, type DemoClient, type PeerStatus } from './client.ts';
 
 /** Peers of the sandbox ring: r = 4 replicas need at least 4 to spread over distinct peers. */
 const sandbox_peers = 5;
@@ -33,7 +33,8 @@ export function startSandbox(room: string): DemoClient {
     sim.runFor(Math.min(now - last, pacing_step_max_ms));
     last = now;
   }, pacing_interval_ms);
-  const link = simLink(sim, self);
+  const latency = new LatencyWindow(() => performance.now());
+  const link = measured(simLink(sim, self), latency);
   const db = new Db(link, { sleep: simSleep(sim) });
   const node = () => sim.nodes.get(self)!;
 
@@ -42,7 +43,7 @@ export function startSandbox(room: string): DemoClient {
     kind: 'sandbox',
     room,
     async summary() {
-      return { peerId: self, state: 'in', ringSize: sim.members().length, connected: sim.members().map((m) => m.id).filter((id) => id !== self), storageBytes: null };
+      return { peerId: self, state: 'in', ringSize: sim.members().length, connected: sim.members().map((m) => m.id).filter((id) => id !== self), storageBytes: null, latency: latency.report() };
     },
     async peerStatus() {
       return node().peer.status() as unknown as PeerStatus;
@@ -51,22 +52,7 @@ export function startSandbox(room: string): DemoClient {
       return { peer: trueResponsible(sim, position), hops: 0 };
     },
     async replicas(key) {
-      const out: ReplicaInfo[] = [];
-      replicaPositions(keyPosition(key), 4).forEach((position, slot) => {
-        const peer = trueResponsible(sim, position);
-        const store = sim.nodes.get(peer)?.peer.store;
-        const entry = store?.get(key, slot);
-        out.push({
-          slot,
-          position,
-          peer,
-          found: entry?.item.ex ?? false,
-          version: entry?.item.ver ?? 0,
-          authoritative: store ? !store.empty.contains(position) && !store.stale.contains(position) : false,
-          hops: null,
-        });
-      });
-      return out;
+      return replicaInfos(await db.replicas(key));
     },
     async readVersioned(key) {
       const r = await link.request({ op: 'read', key });
@@ -75,6 +61,20 @@ export function startSandbox(room: string): DemoClient {
     },
     async close() {
       clearInterval(timer);
+    },
+  };
+}
+
+/** The link with the latency of reads and commits recorded (real time, as a user waits). */
+function measured(link: PeerLink, window: LatencyWindow): PeerLink {
+  return {
+    onEvent: (cb) => link.onEvent(cb),
+    request: async (op) => {
+      const kind = op.op === 'read' || op.op === 'tx_read' ? 'read' : op.op === 'tx_commit' ? 'commit' : null;
+      const t0 = performance.now();
+      const r = await link.request(op);
+      if (kind !== null) window.add(kind, performance.now() - t0);
+      return r;
     },
   };
 }

@@ -17,6 +17,7 @@
  */
 import * as Comlink from 'comlink';
 import { Db, type DbOptions, type PeerLink } from '../api/db.ts';
+import { LatencyWindow, type LatencyReport } from '../api/latency.ts';
 import type { PeerId } from '../core/types.ts';
 import type { PeerConfig } from '../peer/config.ts';
 import type { ClientOp, ClientReply, WatchEvent } from '../peer/io.ts';
@@ -62,6 +63,8 @@ export interface TabringStatus extends WorkerStatus {
   storageBytes: number | null;
   /** WebRTC connections as the page sees them (negotiation state). */
   connections: ConnectionInfo[];
+  /** p50/p99 of this tab's reads and commits over the last minute, as the page saw them. */
+  latency: LatencyReport;
 }
 
 const join_timeout_ms_default = 30_000;
@@ -107,7 +110,7 @@ export class TabringClient extends Db {
   /** Peer id, ring status and size, connections, storage use and failures. */
   async status(): Promise<TabringStatus> {
     const s = await this.api.status();
-    return { ...s, peerId: this.peerId, slot: this.slot?.slot ?? null, storageBytes: s.storage?.bytes ?? null, connections: this.manager.connections() };
+    return { ...s, peerId: this.peerId, slot: this.slot?.slot ?? null, storageBytes: s.storage?.bytes ?? null, connections: this.manager.connections(), latency: this.workerLink.latency.report() };
   }
 
   /** A raw protocol operation ({op: 'status'}, {op: 'lookup', target}, ...), for consoles. */
@@ -154,14 +157,20 @@ class WorkerLink implements PeerLink {
   private readonly pending = new Set<(r: ClientReply) => void>();
   private readonly listeners = new Set<(e: WatchEvent) => void>();
   private dead: string | null = null;
+  /** Latencies of reads and commits (successful or not: an abort took that long too). */
+  readonly latency = new LatencyWindow(() => performance.now());
 
   constructor(private readonly api: Comlink.Remote<PeerWorkerApi>) {}
 
   request(op: ClientOp): Promise<ClientReply> {
     if (this.dead !== null) return Promise.resolve({ reqId: 0, ok: false, code: 'stopped', message: this.dead });
+    const kind = op.op === 'read' || op.op === 'tx_read' ? 'read' : op.op === 'tx_commit' ? 'commit' : null;
+    const t0 = kind === null ? 0 : performance.now();
     return new Promise((resolve) => {
       const settle = (r: ClientReply) => {
-        if (this.pending.delete(settle)) resolve(r);
+        if (!this.pending.delete(settle)) return;
+        if (kind !== null && (r.ok || r.code !== 'stopped')) this.latency.add(kind, performance.now() - t0);
+        resolve(r);
       };
       this.pending.add(settle);
       this.api.request(op).then(settle, (e: unknown) => settle({ reqId: 0, ok: false, code: 'invalid', message: String(e) }));
