@@ -122,3 +122,37 @@ export class Recorder {
     return this.ops.filter((o) => o.kind === kind && o.status === status).length;
   }
 }
+
+/**
+ * Waits until `pages` (whose peers have `ids`) form exactly one ring of those peers: every
+ * page is in, with the predecessor and successors the sorted ids give. Used for a whole
+ * ring after a heal, and for each side's own ring while partitioned.
+ */
+export async function waitForExactRing(pages: Page[], ids: number[], timeoutMs: number, what: string): Promise<void> {
+  const sorted = [...ids].sort((a, b) => a - b);
+  const n = sorted.length;
+  let last = '';
+  await waitFor(async () => {
+    const all = await Promise.all(pages.map(status));
+    last = JSON.stringify(all.map((s) => ({ id: s.id, ring: s.ring, pred: s.pred, succs: s.succs })));
+    return all.every((s, i) => {
+      const at = sorted.indexOf(ids[i]!);
+      const succs = Array.from({ length: n - 1 }, (_, j) => sorted[(at + 1 + j) % n]!);
+      return s.id === ids[i] && s.ring === 'in' && (n === 1 || s.pred === sorted[(at + n - 1) % n]) && succs.every((p, j) => s.succs[j] === p);
+    });
+  }, timeoutMs, what).catch((e: Error) => {
+    throw new Error(`${e.message}; last seen: ${last}`);
+  });
+}
+
+/** Test-only network cut at each page's transport: page i drops everything to/from drop[i]. */
+export async function cutPages(pages: Page[], drop: number[][], direction?: 'both' | 'in' | 'out'): Promise<void> {
+  const rs = await Promise.all(pages.map((p, i) => p.evaluate(([d, dir]) => window.peer.partition(d, dir), [drop[i]!, direction] as const)));
+  for (const r of rs) if (!r.ok) throw new Error(`partition failed: ${r.name}: ${r.message}`);
+}
+
+/** Lifts every page's cut. */
+export async function healPages(pages: Page[]): Promise<void> {
+  const rs = await Promise.all(pages.map((p) => p.evaluate(() => window.peer.heal())));
+  for (const r of rs) if (!r.ok) throw new Error(`heal failed: ${r.name}: ${r.message}`);
+}

@@ -3,7 +3,7 @@
  * Playwright drives it through window.peer; every operation returns an Outcome (errors as
  * data: name, code, message) so the test process can record what each one did.
  */
-import { connect, type ConnectOptions, type TabringClient, type TabringStatus } from '../../src/index.ts';
+import { connect, Db, type ConnectOptions, type TabringClient, type TabringStatus } from '../../src/index.ts';
 import type { Json } from '../../src/core/types.ts';
 
 export type Outcome<T> = { ok: true; value: T } | { ok: false; name: string; code: string; message: string };
@@ -48,6 +48,16 @@ export interface PeerPageApi {
   /** Garbage posted to the worker's port, beside comlink and the transport. */
   portGarbage(): Promise<void>;
   closeConnection(peer: number): void;
+  /**
+   * One attempt of a write, its first honest answer: no retry on conflict, and "commit
+   * outcome unknown" is reported at once rather than asked again (bounded time under a
+   * partition).
+   */
+  writeOnce(key: string, value: Json): Promise<Outcome<null>>;
+  /** Test-only network cut at this tab's transport (client.testing.partition): drop everything to/from `drop`. */
+  partition(drop: number[], direction?: 'both' | 'in' | 'out'): Promise<Outcome<{ in: number[]; out: number[] }>>;
+  /** Lifts the cut. */
+  heal(): Promise<Outcome<{ in: number[]; out: number[] }>>;
   close(): Promise<void>;
   leave(): Promise<void>;
 }
@@ -300,6 +310,15 @@ window.peer = {
   closeConnection: (peer) => {
     (need() as unknown as { manager: { close(p: number): void } }).manager.close(peer);
   },
+  writeOnce: (key, value) =>
+    outcome(async () => {
+      const c = need();
+      const once = new Db({ request: (op) => c.request(op), onEvent: () => () => {} }, { transact_attempts_max: 1, resolve_attempts_max: 0 });
+      await once.write(key, value);
+      return null;
+    }),
+  partition: (drop, direction) => outcome(() => need().testing.partition({ drop, direction })),
+  heal: () => outcome(() => need().testing.heal()),
   close: async () => {
     await client?.close();
     client = null;
