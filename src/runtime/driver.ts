@@ -39,6 +39,7 @@ import type { Msg } from '../core/messages.ts';
 import type { Json, PeerId } from '../core/types.ts';
 import type { PeerConfig } from '../peer/config.ts';
 import type { ClientOp, ClientReply, Envelope, Output, WatchEvent } from '../peer/io.ts';
+import { ACKNOWLEDGING_OPS, splitByDurability } from '../peer/durability.ts';
 import { Peer } from '../peer/peer.ts';
 import { DurableOutbox, type OutboxLimits, type StorageFailure } from './durable-outbox.ts';
 import { taskScheduler } from './next-task.ts';
@@ -122,8 +123,6 @@ const META_ID = 'meta/id';
 const PROBE_SEQ_BASE = 2 ** 40;
 /** Every operation Peer.request answers (src/peer/io.ts ClientOp). */
 const CLIENT_OPS: ReadonlySet<string> = new Set<ClientOp['op']>(['kv_put', 'kv_get', 'kv_del', 'lookup', 'read', 'tx_read', 'tx_commit', 'tx_abandon', 'watch', 'unwatch', 'status', 'signal']);
-/** Replies that acknowledge state of ours: never released unless that state is durable. */
-const ACKNOWLEDGING_OPS: ReadonlySet<string> = new Set(['tx_commit', 'kv_put', 'kv_del']);
 
 /** The identity stored in records, or null for a peer that has none (new, or storage lost). */
 export function storedIdentity(records: ReadonlyArray<readonly [string, Json]>): PeerId | null {
@@ -509,29 +508,14 @@ export class Driver {
     for (const s of out.signals) for (const l of this.signalListeners) this.callListener(() => l(s.from, s.data));
     if (out.persist) this.outbox.persist(out.persist);
     let after = out.sendAfterPersist;
-    if (after.length > 0 && this.outbox.waiting) {
-      // A message to ourselves does not leave the peer, so it need not wait for the disk:
-      // whatever it causes is written in a later batch and held behind it, and batches
-      // complete in order. (A local TP's vote reaches the local acceptor at once: one durable
-      // write fewer on a commit's critical path.)
-      const remote: Envelope[] = [];
-      for (const env of after) {
-        if (env.to === this.id) this.transmit(env);
-        else remote.push(env);
-      }
-      after = remote;
-    }
     let replies = out.replies;
-    if (replies.length > 0 && this.outbox.waiting) {
-      // Answers to reads, look-ups, status... acknowledge nothing we wrote: they need not
-      // wait behind the disk (with several tabs a durable write takes tens of ms). Only
-      // replies that acknowledge a write do.
-      const acks: ClientReply[] = [];
-      for (const r of replies) {
-        if (ACKNOWLEDGING_OPS.has(this.pending.get(r.reqId)?.op ?? '')) acks.push(r);
-        else this.answer(r);
-      }
-      replies = acks;
+    if ((after.length > 0 || replies.length > 0) && this.outbox.waiting) {
+      // What need not wait for the disk leaves now (src/peer/durability.ts says why).
+      const split = splitByDurability(this.id, after, replies, (reqId) => this.pending.get(reqId)?.op);
+      for (const env of split.now.envelopes) this.transmit(env);
+      for (const r of split.now.replies) this.answer(r);
+      after = split.held.envelopes;
+      replies = split.held.replies;
     }
     this.outbox.afterPersist(after, replies);
     this.arm(out.wakeAt);

@@ -3,6 +3,7 @@ import type { Msg } from '../core/messages.ts';
 import type { Json, PeerId } from '../core/types.ts';
 import type { PeerConfig } from '../peer/config.ts';
 import type { ClientOp, ClientReply, Envelope, Output, WatchEvent } from '../peer/io.ts';
+import { splitByDurability } from '../peer/durability.ts';
 import { Peer } from '../peer/peer.ts';
 import { chooseJoinId } from '../replication/replicas.ts';
 import { SimDisk } from './disk.ts';
@@ -109,6 +110,8 @@ export class Simulation {
   private readonly eventListeners: Array<(peer: PeerId, e: WatchEvent) => void> = [];
   private nextReqId = 1;
   private readonly replyCallbacks = new Map<number, (r: ClientReply) => void>();
+  /** The op of each request with a callback, for the durability rule (src/peer/durability.ts). */
+  private readonly requestOp = new Map<number, ClientOp['op']>();
   /** Which peer each waiting request went to: a crash answers them with 'stopped'. */
   private readonly requestPeer = new Map<number, PeerId>();
   /** Called after every event (invariant checks). */
@@ -205,6 +208,7 @@ export class Simulation {
       const cb = this.replyCallbacks.get(reqId);
       this.replyCallbacks.delete(reqId);
       this.requestPeer.delete(reqId);
+      this.requestOp.delete(reqId);
       this.schedule(this.now, () => cb?.({ reqId, ok: false, code: 'stopped', message: 'peer crashed' }));
     }
   }
@@ -297,6 +301,7 @@ export class Simulation {
     if (cb) {
       this.replyCallbacks.set(reqId, cb);
       this.requestPeer.set(reqId, id);
+      this.requestOp.set(reqId, op.op);
     }
     n.peer.request({ reqId, op });
     this.flush(n);
@@ -409,7 +414,13 @@ export class Simulation {
     }
     if (out.sendAfterPersist.length > 0 || out.replies.length > 0) {
       if (lastBatch === 0 || this.opts.mutants?.ack_before_persist) this.release(n, out.sendAfterPersist, out.replies);
-      else n.held.push({ batch: lastBatch, envelopes: out.sendAfterPersist, replies: out.replies });
+      else {
+        // The runtimes' rule (src/peer/durability.ts): messages to ourselves and replies that
+        // acknowledge no write leave at once; the rest waits for the disk.
+        const split = splitByDurability(n.id, out.sendAfterPersist, out.replies, (reqId) => this.requestOp.get(reqId));
+        if (split.now.envelopes.length > 0 || split.now.replies.length > 0) this.release(n, split.now.envelopes, split.now.replies);
+        if (split.held.envelopes.length > 0 || split.held.replies.length > 0) n.held.push({ batch: lastBatch, envelopes: split.held.envelopes, replies: split.held.replies });
+      }
     }
     this.wake(n, out.wakeAt);
   }
@@ -455,6 +466,7 @@ export class Simulation {
       if (cb) {
         this.replyCallbacks.delete(r.reqId);
         this.requestPeer.delete(r.reqId);
+        this.requestOp.delete(r.reqId);
         cb(r);
       }
       for (const fn of this.replyListeners) fn(n.id, r);
