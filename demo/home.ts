@@ -6,7 +6,7 @@ const cards = [
   {
     href: './console.html',
     title: 'Ring console',
-    text: 'The ring as a circle: every known peer, this tab, its successor, predecessor and fingers. Store and look up keys and see which peers hold their four replicas. Message and transaction rates over time.',
+    text: 'The ring as a circle: every known peer, this tab, its successor, predecessor and fingers. Store and look up keys and see which peers hold their four replicas, at which version, and whether they are authoritative or locked. Message and transaction rates and latency over time; finger table, open transactions and connections.',
   },
   {
     href: './draw.html',

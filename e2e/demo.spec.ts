@@ -206,9 +206,30 @@ test.describe.serial('demo applications on a ring of 3 tabs', () => {
     await b.getByTestId('key').fill('console-key');
     await b.getByTestId('lookup').click();
     await expect(b.getByTestId('key-value')).toHaveText('{"from":"tab a"}', { timeout: 30_000 });
-    await expect(b.getByTestId('replicas').locator('tr[data-peer]')).toHaveCount(4);
+    // Per-replica versions: 4 slots, each with a holder of this ring, authoritative, at one
+    // version. Right after a commit a replica may still be applying it: look up again until then.
+    await expect(async () => {
+      await b.getByTestId('lookup').click();
+      await expect(b.getByTestId('key-value')).toHaveText('{"from":"tab a"}', { timeout: 20_000 });
+      const rows = await b.getByTestId('replicas').locator('tr[data-peer]').evaluateAll((rs) =>
+        rs.map((r) => ({ peer: r.getAttribute('data-peer'), version: Number(r.getAttribute('data-version')), auth: r.getAttribute('data-authoritative') })),
+      );
+      expect(rows).toHaveLength(4);
+      for (const r of rows) expect(ids).toContain(r.peer);
+      expect(rows.every((r) => r.auth === 'true')).toBe(true);
+      expect(new Set(rows.map((r) => r.version)).size).toBe(1);
+      expect(rows[0]!.version).toBeGreaterThanOrEqual(1);
+    }).toPass({ timeout: 60_000 });
+    await expect(b.getByTestId('replicas')).toContainText('4 of 4 replicas answered, all at the same version');
+    // The runtime's debug data: connections with traffic, latency percentiles of the reads above.
+    await expect(b.getByTestId('debug-connections').locator('tr[data-peer]')).not.toHaveCount(0, { timeout: 15_000 });
+    await expect(b.getByTestId('debug-latency').locator('tr[data-op="read"] td').nth(1)).not.toHaveText('0', { timeout: 15_000 });
     await a.waitForTimeout(2500); // two samples for the plots
     for (const [i, p] of pages.entries()) await shot(p, `console-${i}`);
+    await b.getByTestId('replicas').scrollIntoViewIfNeeded();
+    await shot(b, 'console-replicas');
+    await b.getByTestId('debug-connections').scrollIntoViewIfNeeded();
+    await shot(b, 'console-debug');
   });
 
   // Last: after an import the tabs hold thousands of items, and tabs that reload then

@@ -5,6 +5,7 @@ import { keyPosition } from '../core/hash.ts';
 import { buildRing, settle, trueResponsible } from '../sim/scenarios.ts';
 import { advance, drive, simLink, simSleep } from '../sim/sim-link.ts';
 import { Simulation } from '../sim/simulation.ts';
+import type { ClientReply } from '../peer/io.ts';
 import type { ReplicasReport } from './replica-probe.ts';
 import { replicaPositions } from './replicas.ts';
 
@@ -98,6 +99,17 @@ describe('replicas diagnostic', () => {
     await advance(sim, 1000);
     const after = await drive(sim, other.replicas('k'));
     for (const s of after.slots) expect(s).toMatchObject({ answered: true, version: 2, locked: false, pending: 0 });
+  });
+
+  it('also answers when it comes dressed as a status request (runtimes that do not list the op)', async () => {
+    const { sim, db } = fourPeers(16);
+    const id = sim.members()[1]!.id;
+    await drive(sim, db(id).write('k', 7));
+    const r = await drive(sim, new Promise<ClientReply>((resolve) => sim.request(id, { op: 'status', replicas: 'k' }, resolve)));
+    expect(r.ok).toBe(true);
+    const report = (r as Extract<ClientReply, { ok: true }>).value as unknown as ReplicasReport;
+    expect(report.answered).toBe(4);
+    for (const s of report.slots) expect(s).toMatchObject({ version: 1, authoritative: true });
   });
 
   it('checks the key like every operation', async () => {
