@@ -1,10 +1,20 @@
 /**
  * Ring and routing benchmark in the simulator. Prints one JSON object per ring size:
- *   npm run bench:ring -- --json [--sizes 64,256,1024,4096] [--seed 1]
+ *   npm run bench:ring -- --json [--sizes 64,256,1024,4096] [--seed 1] [--idle-ms N]
  * nodes, avgHops, maxHops (random-key lookups after convergence), msgsPerJoin,
  * msgsPerPeerPerSecIdle (maintenance traffic), simEventsPerSec (delivered messages per
- * wall-clock second over the whole run).
+ * wall-clock second over the whole run: building the ring, settling, finger repair, the idle
+ * phase, the lookups and the joins; nothing is left out of the clock). cpuSeconds and
+ * loadAvg1 (the 1-minute load average at the end) tell how much of the wall clock this
+ * process had on a shared machine.
+ *
+ * The idle phase lasts 20 s of virtual time, and longer for the small rings (20 s x 1024/N:
+ * 320 s at 64 peers, 80 s at 256), so that every size delivers enough messages for its
+ * figure to measure the simulator rather than the JIT warming up (at 64 peers a 20 s idle
+ * phase made the whole run 0.6 s, most of it spent before the code was optimized). The idle
+ * traffic per peer and second is an average over that phase, so its length does not change it.
  */
+import { loadavg } from 'node:os';
 import { randomId } from '../src/core/id.ts';
 import { buildRing, settle } from '../src/sim/scenarios.ts';
 import { Simulation } from '../src/sim/simulation.ts';
@@ -23,6 +33,7 @@ function joinMessages(sim: Simulation): number {
 
 for (const n of sizes) {
   const t0 = performance.now();
+  const cpu0 = process.cpuUsage();
   const sim = new Simulation({ seed, network: { latency_min_ms: 1, latency_jitter_mean_ms: 2 } });
   buildRing(sim, n, { joinGapMs: 5 });
   const settleMs = settle(sim, 600_000);
@@ -31,7 +42,7 @@ for (const n of sizes) {
   sim.runFor(3 * (Math.log2(n) + 2) * cfg.finger_fix_interval_ms);
 
   // Idle maintenance traffic.
-  const idleMs = 20_000;
+  const idleMs = a.num('idle-ms', Math.max(20_000, Math.round((20_000 * 1024) / n)));
   const sentBefore = sim.sent;
   sim.runFor(idleMs);
   const msgsPerPeerPerSecIdle = (sim.sent - sentBefore) / n / (idleMs / 1000);
@@ -54,6 +65,7 @@ for (const n of sizes) {
   }
   const msgsPerJoin = (joinMessages(sim) - joinBefore) / joins;
   const wallS = (performance.now() - t0) / 1000;
+  const cpu = process.cpuUsage(cpu0);
   const out = {
     nodes: n,
     avgHops: Number((hops.reduce((s, h) => s + h, 0) / hops.length).toFixed(3)),
@@ -66,6 +78,8 @@ for (const n of sizes) {
     settleVirtualMs: settleMs,
     simEventsPerSec: Math.round(sim.delivered / wallS),
     wallSeconds: Number(wallS.toFixed(1)),
+    cpuSeconds: Number(((cpu.user + cpu.system) / 1e6).toFixed(1)),
+    loadAvg1: Number(loadavg()[0]!.toFixed(2)),
     seed,
   };
   console.log(a.json ? JSON.stringify(out) : out);

@@ -23,13 +23,18 @@ export class Timers {
   private readonly pending = new Map<number, Entry>();
   /** heap[0].at, or Infinity when empty. */
   private topAt = Infinity;
+  /** The same as nextAt() answers it (null when empty), kept so that asking allocates nothing. */
+  private next: number | null = null;
 
   schedule(at: number, fn: () => void): TimerHandle {
     const seq = ++this.seq;
     const e: Entry = { at, seq, fn, cancelled: false };
     this.pending.set(seq, e);
     this.push(e);
-    if (at < this.topAt) this.topAt = at;
+    if (at < this.topAt) {
+      this.topAt = at;
+      this.next = at;
+    }
     return seq;
   }
 
@@ -48,7 +53,7 @@ export class Timers {
 
   /** Earliest pending deadline, or null. */
   nextAt(): number | null {
-    return this.topAt === Infinity ? null : this.topAt;
+    return this.next;
   }
 
   /** Runs every timer due at or before now, earliest first; returns how many ran. */
@@ -69,6 +74,7 @@ export class Timers {
     this.heap = [];
     this.pending.clear();
     this.topAt = Infinity;
+    this.next = null;
   }
 
   get size(): number {
@@ -80,6 +86,7 @@ export class Timers {
     const h = this.heap;
     while (h.length > 0 && h[0]!.cancelled) this.pop();
     this.topAt = h.length > 0 ? h[0]!.at : Infinity;
+    this.next = h.length > 0 ? this.topAt : null;
   }
 
   private push(e: Entry): void {

@@ -14,6 +14,13 @@ const NO_SIGNALS: Array<{ from: PeerId; data: Json }> = Object.freeze([]) as unk
 const typeIndex = new Map<string, number>();
 const typeNames: string[] = [];
 
+/** counts[index of t]++ (the array grows as new types appear). */
+function countInto(counts: number[], t: string): void {
+  const i = indexOfType(t);
+  while (counts.length <= i) counts.push(0);
+  counts[i]!++;
+}
+
 function indexOfType(t: string): number {
   let i = typeIndex.get(t);
   if (i === undefined) {
@@ -31,7 +38,8 @@ function indexOfType(t: string): number {
  * in a simulation of thousands of peers.
  */
 export class TypeCounts {
-  private counts: number[] = [];
+  /** counts[i]: messages of the i-th type (indexOfType); shared with the PeerContext's hot path. */
+  constructor(private readonly counts: number[] = []) {}
 
   get(t: string): number | undefined {
     const i = typeIndex.get(t);
@@ -54,10 +62,7 @@ export class TypeCounts {
 
   /** One more message of type t. */
   add(t: string): void {
-    const i = indexOfType(t);
-    const counts = this.counts;
-    while (counts.length <= i) counts.push(0);
-    counts[i]!++;
+    countInto(this.counts, t);
   }
 
   get size(): number {
@@ -80,8 +85,17 @@ export class TypeCounts {
 export class Counters {
   readonly values = new Map<string, number>();
   /** Messages in and out by type: kept apart so the hot path never builds a key string. */
-  readonly inByType = new TypeCounts();
-  readonly outByType = new TypeCounts();
+  readonly inByType: TypeCounts;
+  readonly outByType: TypeCounts;
+
+  constructor(
+    /** The arrays behind inByType and outByType (PeerContext counts into them directly). */
+    readonly inCounts: number[] = [],
+    readonly outCounts: number[] = [],
+  ) {
+    this.inByType = new TypeCounts(inCounts);
+    this.outByType = new TypeCounts(outCounts);
+  }
   add(name: string, n = 1): void {
     this.values.set(name, (this.values.get(name) ?? 0) + n);
   }
@@ -105,7 +119,14 @@ export class Counters {
  */
 export class PeerContext {
   readonly timers = new Timers();
-  readonly counters = new Counters();
+  readonly counters: Counters;
+  /**
+   * The counts behind counters.inByType / outByType, held here too: counting a message then
+   * touches this context and one array, not three more objects (each a likely cache miss
+   * when a simulation runs thousands of peers).
+   */
+  private readonly inCounts: number[] = [];
+  private readonly outCounts: number[] = [];
   private send_: Envelope[] = [];
   private sendAfter_: Envelope[] = [];
   private replies_: ClientReply[] = [];
@@ -123,7 +144,14 @@ export class PeerContext {
     readonly self: PeerId,
     readonly env: Env,
     readonly config: PeerConfig,
-  ) {}
+  ) {
+    this.counters = new Counters(this.inCounts, this.outCounts);
+  }
+
+  /** One more message of type t received (counters.inByType). */
+  countIn(t: string): void {
+    countInto(this.inCounts, t);
+  }
 
   now(): number {
     return this.env.now();
@@ -203,9 +231,11 @@ export class PeerContext {
     if (this.replies_.length > 0) this.replies_ = [];
     if (this.events_.length > 0) this.events_ = [];
     if (this.signals_.length > 0) this.signals_ = [];
-    const byType = this.counters.outByType;
-    for (const e of out.send) byType.add(e.msg.t);
-    for (const e of out.sendAfterPersist) byType.add(e.msg.t);
+    const outCounts = this.outCounts;
+    const send = out.send;
+    for (let i = 0; i < send.length; i++) countInto(outCounts, send[i]!.msg.t);
+    const after = out.sendAfterPersist;
+    for (let i = 0; i < after.length; i++) countInto(outCounts, after[i]!.msg.t);
     return out;
   }
 }

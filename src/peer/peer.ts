@@ -188,8 +188,7 @@ export class Peer {
       else this.ctx.counters.add('in.dropped_not_running');
       return;
     }
-    const inByType = this.ctx.counters.inByType;
-    inByType.set(msg.t, (inByType.get(msg.t) ?? 0) + 1);
+    this.ctx.countIn(msg.t);
     this.fd.heard(from);
     switch (msg.t) {
       case 'ping':

@@ -14,6 +14,7 @@ import type { PeerContext } from '../peer/context.ts';
  * peer that was cut off by a partition is noticed when it is reachable again.
  */
 interface Watched {
+  peer: PeerId;
   /** Why it is watched ('succ', 'pred', 'finger', ...): unwatched when no reason is left. */
   reasons: Set<string>;
   lastHeardAt: number;
@@ -35,6 +36,12 @@ export class FailureDetector {
   private lastProbeAt = -Infinity;
   private onSuspectFns: Array<(p: PeerId) => void> = [];
   private onAliveFns: Array<(p: PeerId) => void> = [];
+  /**
+   * The entry heard() last looked up (a pong is heard() and then pong() for the same peer):
+   * saves a second lookup in a map keyed by 52-bit ids. Reset whenever `watched` changes.
+   */
+  private lastPeer = NaN;
+  private lastW: Watched | undefined = undefined;
 
   constructor(private readonly ctx: PeerContext) {}
 
@@ -52,6 +59,7 @@ export class FailureDetector {
     let w = this.watched.get(peer);
     if (!w) {
       w = {
+        peer,
         reasons: new Set(),
         lastHeardAt: this.ctx.now(),
         lastPingSeq: -1,
@@ -61,6 +69,7 @@ export class FailureDetector {
         marginMs: this.margins.get(peer) ?? 0,
       };
       this.watched.set(peer, w);
+      this.lastPeer = NaN;
     }
     w.reasons.add(reason);
   }
@@ -69,7 +78,10 @@ export class FailureDetector {
     const w = this.watched.get(peer);
     if (!w) return;
     w.reasons.delete(reason);
-    if (w.reasons.size === 0) this.watched.delete(peer);
+    if (w.reasons.size === 0) {
+      this.watched.delete(peer);
+      this.lastPeer = NaN;
+    }
   }
 
   isWatched(peer: PeerId): boolean {
@@ -92,6 +104,8 @@ export class FailureDetector {
   heard(peer: PeerId): void {
     const now = this.ctx.now();
     const w = this.watched.get(peer);
+    this.lastPeer = peer;
+    this.lastW = w;
     if (w) w.lastHeardAt = now;
     if (this.suspects.has(peer)) {
       this.suspects.delete(peer);
@@ -109,7 +123,7 @@ export class FailureDetector {
 
   /** A pong: measure the round trip of the matching ping. */
   pong(peer: PeerId, seq: number): void {
-    const w = this.watched.get(peer);
+    const w = peer === this.lastPeer ? this.lastW : this.watched.get(peer);
     if (!w || seq !== w.lastPingSeq) return;
     const rtt = this.ctx.now() - w.lastPingAt;
     if (w.srtt === 0) {
@@ -135,18 +149,20 @@ export class FailureDetector {
   /** One heartbeat round: ping the watched, suspect the silent, probe some suspects. */
   heartbeat(): void {
     const now = this.ctx.now();
-    const newlySuspected: PeerId[] = [];
-    for (const [peer, w] of this.watched) {
+    let newlySuspected: PeerId[] | null = null;
+    // Over values (each knows its peer): iterating entries built a [key, value] pair per peer.
+    for (const w of this.watched.values()) {
+      const peer = w.peer;
       if (this.suspects.has(peer)) continue;
       if (now - w.lastHeardAt > this.timeoutOfWatched(w)) {
-        newlySuspected.push(peer);
+        (newlySuspected ??= []).push(peer);
         continue;
       }
       w.lastPingSeq = ++this.seq;
       w.lastPingAt = now;
       this.ctx.send(peer, { t: 'ping', seq: w.lastPingSeq });
     }
-    for (const p of newlySuspected) this.suspect(p);
+    if (newlySuspected !== null) for (const p of newlySuspected) this.suspect(p);
     if (now - this.lastProbeAt >= this.ctx.config.suspect_probe_interval_ms) {
       this.lastProbeAt = now;
       for (const p of this.suspects.keys()) this.ctx.send(p, { t: 'ping', seq: 0 });

@@ -74,20 +74,27 @@ export class Fingers {
    * clockwise from self; null if none is in (self, target].
    */
   closestPreceding(target: PeerId, candidates: readonly PeerId[]): PeerId | null {
+    // Two plain loops (no closure: this runs at every routing hop).
     const self = this.ctx.self;
+    const fd = this.fd;
     let best: PeerId | null = null;
     let bestDist = -1;
-    const consider = (p: PeerId) => {
-      if (p === self || this.fd.isSuspected(p)) return;
-      if (!inOpenClosed(p, self, target)) return;
+    for (const p of this.table.values()) {
+      if (p === self || fd.isSuspected(p) || !inOpenClosed(p, self, target)) continue;
       const d = dist(self, p);
       if (d > bestDist) {
         best = p;
         bestDist = d;
       }
-    };
-    for (const p of this.table.values()) consider(p);
-    for (const p of candidates) consider(p);
+    }
+    for (const p of candidates) {
+      if (p === self || fd.isSuspected(p) || !inOpenClosed(p, self, target)) continue;
+      const d = dist(self, p);
+      if (d > bestDist) {
+        best = p;
+        bestDist = d;
+      }
+    }
     return best;
   }
 }
