@@ -119,12 +119,7 @@ function createApi(): PeerWorkerApi {
     waitJoined: (timeoutMs) => need().waitJoined(timeoutMs),
     async request(op) {
       if (peer === null) return { reqId: 0, ok: false, code: 'not_joined', message: 'the peer is not open yet' };
-      const r = await peer.request(op);
-      // The driver answers the operations it lists (src/runtime/driver.ts); until it lists
-      // 'replicas', that diagnostic travels as a status request carrying the key, which the
-      // peer unwraps (src/peer/io.ts). Same peer, same non-durable reply path.
-      if (!r.ok && r.code === 'invalid' && op.op === 'replicas' && r.message.startsWith('unknown operation')) return peer.request({ op: 'status', replicas: op.key });
-      return r;
+      return peer.request(op);
     },
     onEvent(cb) {
       need().onEvent((e) => void cb(e));

@@ -24,11 +24,8 @@ export type ClientOp =
   /** Be told of every change of key (events carry this request's id) until unwatch. */
   | { readonly op: 'watch'; readonly key: string }
   | { readonly op: 'unwatch'; readonly watchId: number }
-  /**
-   * A snapshot of this peer for consoles and tests. `replicas`: a key, to run the replicas
-   * diagnostic instead (for runtimes whose dispatch does not list that op yet).
-   */
-  | { readonly op: 'status'; readonly replicas?: string }
+  /** A snapshot of this peer for consoles and tests. */
+  | { readonly op: 'status' }
   /** Diagnostic: each of key's r replicas as its holder has it (version, authority, lock). Read-only. */
   | { readonly op: 'replicas'; readonly key: string }
   /** Route signaling data (WebRTC offer/answer) through the ring to peer `to`. */

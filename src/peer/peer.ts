@@ -290,8 +290,6 @@ export class Peer {
 
   /** A client operation. Limits are checked here, before anything is sent. */
   request(req: ClientRequest): void {
-    // The replicas diagnostic may arrive dressed as a status request (see io.ts).
-    if (req.op.op === 'status' && typeof req.op.replicas === 'string') req = { reqId: req.reqId, op: { op: 'replicas', key: req.op.replicas } };
     const op = req.op;
     const fail = (code: Extract<ClientReply, { ok: false }>['code'], message: string, keys?: string[]) =>
       this.ctx.reply({ reqId: req.reqId, ok: false, code, message, ...(keys ? { keys } : {}) });

@@ -101,17 +101,6 @@ describe('replicas diagnostic', () => {
     for (const s of after.slots) expect(s).toMatchObject({ answered: true, version: 2, locked: false, pending: 0 });
   });
 
-  it('also answers when it comes dressed as a status request (runtimes that do not list the op)', async () => {
-    const { sim, db } = fourPeers(16);
-    const id = sim.members()[1]!.id;
-    await drive(sim, db(id).write('k', 7));
-    const r = await drive(sim, new Promise<ClientReply>((resolve) => sim.request(id, { op: 'status', replicas: 'k' }, resolve)));
-    expect(r.ok).toBe(true);
-    const report = (r as Extract<ClientReply, { ok: true }>).value as unknown as ReplicasReport;
-    expect(report.answered).toBe(4);
-    for (const s of report.slots) expect(s).toMatchObject({ version: 1, authoritative: true });
-  });
-
   it('checks the key like every operation', async () => {
     const { sim, db } = fourPeers(15);
     await expect(drive(sim, db(sim.members()[0]!.id).replicas('x'.repeat(5000)))).rejects.toBeInstanceOf(LimitError);
