@@ -9,7 +9,7 @@ import type { Json } from './check/history.ts';
 import { perfectRing } from './ring-invariants.ts';
 import { Rng } from './rng.ts';
 import { buildRing, settle, trueResponsible } from './scenarios.ts';
-import { type DriverMutants, Simulation } from './simulation.ts';
+import { type DriverMutants, Simulation, type SimNode } from './simulation.ts';
 import { type WorkloadKind, Workload } from './workload.ts';
 
 /**
@@ -61,6 +61,8 @@ export interface VoprOptions {
   mutants?: ProtocolMutants & DriverMutants;
   /** Liveness phase bound after the heal. */
   liveness_ms_max?: number;
+  /** Called with the simulation when the liveness phase fails (debugging a seed). */
+  onLivenessFailure?: (sim: Simulation) => void;
 }
 
 export function shapeOf(seed: number): SeedShape {
@@ -136,10 +138,17 @@ export function runSeed(seed: number, opts: VoprOptions = {}): SeedResult {
   const T = shape.fault_phase_ms;
   const t0 = sim.now;
   w.start(T);
-  const crashed: number[] = [];
+  const crashed: SimNode[] = [];
   // The fault model of r = 4 with majority quorums: one replica of a key may be lost at a
-  // time. So a crash or leave waits until the peers have repaired the previous loss.
-  const repairing = () => sim.members().some((n) => !n.peer.store.empty.empty || !n.peer.store.stale.empty) || crashed.some((id) => sim.nodes.get(id)?.alive === false);
+  // time. So a crash or leave waits until the peers have repaired the previous loss: every
+  // crashed peer is back, or its id went to a newcomer (sim.retired: the old peer is gone for
+  // good) that has joined and repaired its ranges. (Checking the id alone let a newcomer that
+  // took a crashed peer's id, still joining, pass for the crashed peer restarted: seed 296
+  // then lost two replicas of the same keys for good.)
+  const repairing = () =>
+    sim.live().some((n) => n.peer.ring.status === 'joining') ||
+    sim.members().some((n) => !n.peer.store.empty.empty || !n.peer.store.stale.empty) ||
+    crashed.some((n) => !n.alive && !sim.retired.includes(n));
   const whenRepaired = (fn: () => void) => {
     const attempt = () => {
       if (sim.now > t0 + T) return;
@@ -154,7 +163,7 @@ export function runSeed(seed: number, opts: VoprOptions = {}): SeedResult {
       if (live.length <= 3) return;
       const victim = rng.pick(live).id;
       sim.crash(victim);
-      crashed.push(victim);
+      crashed.push(sim.nodes.get(victim)!);
       if (shape.restarts) {
         sim.schedule(sim.now + rng.int(500, 6000), () => {
           const n = sim.nodes.get(victim);
@@ -266,6 +275,7 @@ export function runSeed(seed: number, opts: VoprOptions = {}): SeedResult {
   }, livenessMax);
   if (healToRingMs < 0) violations.push(`liveness: no single perfect ring ${livenessMax} ms after the heal (${perfectRing(sim.live())})`);
   else if (healToRepairedMs < 0) violations.push(`liveness: ${livenessMax} ms after the heal: ${lastWhy}`);
+  if (healToRepairedMs < 0) opts.onLivenessFailure?.(sim);
 
   // ---- final reads and the checkers
   let finals: Map<string, { found: boolean; value: Json } | null> | null = null;
