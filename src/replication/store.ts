@@ -235,8 +235,47 @@ export class ReplicaStore {
     }
   }
 
-  /** We gave (from, to] to a joiner (or everything to our successor when leaving): hand the replicas over. */
+  /**
+   * We gave (from, to] to a joiner (or everything to our successor when leaving): hand the
+   * replicas over. A range that is partly empty or stale goes as pieces of one state each:
+   * sent whole it would carry its weakest state, and the receiver would lose authority over
+   * the part we held authoritatively (a peer left alone after a crash, with part of the
+   * circle empty, then made a joiner non-authoritative for data only it had).
+   */
   handOver(lo: PeerId, hi: PeerId, to: PeerId): void {
+    const points = this.boundaries(lo, hi);
+    if (points.length === 0) return this.handOverUniform(lo, hi, to);
+    points.push(hi);
+    let from = lo;
+    let prevState: string | null = null;
+    let pieceLo = lo;
+    const pieces: Array<[PeerId, PeerId]> = [];
+    for (const x of points) {
+      // (from, x] is of one state: test its end.
+      const state = this.empty.contains(x) ? 'none' : this.stale.contains(x) ? 'stale' : 'auth';
+      if (prevState !== null && state !== prevState) {
+        pieces.push([pieceLo, from]);
+        pieceLo = from;
+      }
+      prevState = state;
+      from = x;
+    }
+    pieces.push([pieceLo, hi]);
+    for (const [a, b] of pieces) this.handOverUniform(a, b, to);
+  }
+
+  /** Where the state (empty, stale, authoritative) may change inside (lo, hi), clockwise from lo. */
+  private boundaries(lo: PeerId, hi: PeerId): PeerId[] {
+    const cuts = new Set<PeerId>();
+    for (const set of [this.empty, this.stale]) {
+      for (const [a, b] of set.intervals()) {
+        for (const x of [a < 0 ? 2 ** 52 - 1 : a, b]) if (x !== lo && x !== hi && inOpenClosed(x, lo, hi)) cuts.add(x);
+      }
+    }
+    return [...cuts].sort((x, y) => dist(lo, x) - dist(lo, y));
+  }
+
+  private handOverUniform(lo: PeerId, hi: PeerId, to: PeerId): void {
     const state = this.empty.intersects(lo, hi) ? 'none' : this.stale.intersects(lo, hi) ? 'stale' : 'auth';
     const sent = state;
     const picked = [...this.entries.values()].filter((e) => lo === hi || inOpenClosed(e.pos, lo, hi));
@@ -541,8 +580,11 @@ export class ReplicaStore {
     const pred = this.ring.pred;
     const self = this.ctx.self;
     if (pred === null) return;
-    // The answer covers (lo, min(hi, self)] going clockwise from lo.
-    const end = inOpenClosed(self, body.lo, body.hi) ? self : body.hi;
+    // The answer covers (lo, min(hi, self)] going clockwise from lo, up to the first change
+    // of state: a range that is partly empty answers "unknown" for that part only (the asker
+    // goes on from coveredTo), so one empty stretch does not hold up the repair of the rest.
+    let end = inOpenClosed(self, body.lo, body.hi) ? self : body.hi;
+    end = this.boundaries(body.lo, end)[0] ?? end;
     let status: 'ok' | 'stale' | 'unknown' = 'ok';
     if (this.empty.intersects(body.lo, end)) status = 'unknown';
     else if (this.stale.intersects(body.lo, end)) status = 'stale';
