@@ -14,13 +14,6 @@ const NO_SIGNALS: Array<{ from: PeerId; data: Json }> = Object.freeze([]) as unk
 const typeIndex = new Map<string, number>();
 const typeNames: string[] = [];
 
-/** counts[index of t]++ (the array grows as new types appear). */
-function countInto(counts: number[], t: string): void {
-  const i = indexOfType(t);
-  while (counts.length <= i) counts.push(0);
-  counts[i]!++;
-}
-
 function indexOfType(t: string): number {
   let i = typeIndex.get(t);
   if (i === undefined) {
@@ -31,20 +24,54 @@ function indexOfType(t: string): number {
   return i;
 }
 
+/** Message types counted in the shared table per peer and direction (the wire has fewer kinds; more spill to a map). */
+const type_slots = 64;
 /**
- * A count per message type, with the part of Map's interface the peer uses. The numbering
- * of types is shared by every peer of the process (one small map that stays in cache); each
- * peer keeps only an array of counts. A Map per peer cost several cache misses per message
- * in a simulation of thousands of peers.
+ * The per-type message counts of every peer of this process, in one array: a peer's counts
+ * of received messages of type i are at table[base + i], of sent ones at table[base +
+ * type_slots + i]. Counting a message then costs the peer one array element, not a map
+ * (or an array of its own) that is one more cache miss per message when a simulation runs
+ * thousands of peers. A peer's rows are zeroed and reused once its Counters are collected.
+ */
+let table = new Float64Array(2 * type_slots * 16);
+let tableUsed = 0;
+const freeBases: number[] = [];
+const releaseRows = new FinalizationRegistry<number>((base) => {
+  table.fill(0, base, base + 2 * type_slots);
+  freeBases.push(base);
+});
+
+function allocRows(): number {
+  const reused = freeBases.pop();
+  if (reused !== undefined) return reused;
+  if (tableUsed + 2 * type_slots > table.length) {
+    const bigger = new Float64Array(table.length * 2);
+    bigger.set(table);
+    table = bigger;
+  }
+  const base = tableUsed;
+  tableUsed += 2 * type_slots;
+  return base;
+}
+
+/**
+ * A count per message type, with the part of Map's interface the peer uses, kept in the
+ * shared table (types beyond type_slots in a map of its own).
  */
 export class TypeCounts {
-  /** counts[i]: messages of the i-th type (indexOfType); shared with the PeerContext's hot path. */
-  constructor(private readonly counts: number[] = []) {}
+  private readonly spill = new Map<string, number>();
+
+  constructor(
+    /** Keeps the rows alive (they are released when the Counters are collected). */
+    private readonly owner: Counters,
+    /** table[offset + i] is the count of the i-th type. */
+    private readonly offset: number,
+  ) {}
 
   get(t: string): number | undefined {
     const i = typeIndex.get(t);
-    if (i === undefined || i >= this.counts.length) return undefined;
-    const c = this.counts[i]!;
+    if (i === undefined) return undefined;
+    const c = i < type_slots ? table[this.offset + i]! : (this.spill.get(t) ?? 0);
     return c === 0 ? undefined : c;
   }
 
@@ -54,26 +81,28 @@ export class TypeCounts {
 
   set(t: string, n: number): this {
     const i = indexOfType(t);
-    const counts = this.counts;
-    while (counts.length <= i) counts.push(0);
-    counts[i] = n;
+    if (i < type_slots) table[this.offset + i] = n;
+    else this.spill.set(t, n);
     return this;
   }
 
   /** One more message of type t. */
   add(t: string): void {
-    countInto(this.counts, t);
+    const i = indexOfType(t);
+    if (i < type_slots) table[this.offset + i]!++;
+    else this.spill.set(t, (this.spill.get(t) ?? 0) + 1);
   }
 
   get size(): number {
-    let n = 0;
-    for (const c of this.counts) if (c !== 0) n++;
-    return n;
+    return [...this.entries()].length;
   }
 
   *entries(): IterableIterator<[string, number]> {
-    const counts = this.counts;
-    for (let i = 0; i < counts.length; i++) if (counts[i] !== 0) yield [typeNames[i]!, counts[i]!];
+    for (let i = 0; i < Math.min(type_slots, typeNames.length); i++) {
+      const c = table[this.offset + i]!;
+      if (c !== 0) yield [typeNames[i]!, c];
+    }
+    for (const [t, c] of this.spill) if (c !== 0) yield [t, c];
   }
 
   [Symbol.iterator](): IterableIterator<[string, number]> {
@@ -87,14 +116,13 @@ export class Counters {
   /** Messages in and out by type: kept apart so the hot path never builds a key string. */
   readonly inByType: TypeCounts;
   readonly outByType: TypeCounts;
+  /** Where this peer's rows start in the shared table (received; sent at base + type_slots). */
+  readonly base = allocRows();
 
-  constructor(
-    /** The arrays behind inByType and outByType (PeerContext counts into them directly). */
-    readonly inCounts: number[] = [],
-    readonly outCounts: number[] = [],
-  ) {
-    this.inByType = new TypeCounts(inCounts);
-    this.outByType = new TypeCounts(outCounts);
+  constructor() {
+    this.inByType = new TypeCounts(this, this.base);
+    this.outByType = new TypeCounts(this, this.base + type_slots);
+    releaseRows.register(this, this.base);
   }
   add(name: string, n = 1): void {
     this.values.set(name, (this.values.get(name) ?? 0) + n);
@@ -119,14 +147,9 @@ export class Counters {
  */
 export class PeerContext {
   readonly timers = new Timers();
-  readonly counters: Counters;
-  /**
-   * The counts behind counters.inByType / outByType, held here too: counting a message then
-   * touches this context and one array, not three more objects (each a likely cache miss
-   * when a simulation runs thousands of peers).
-   */
-  private readonly inCounts: number[] = [];
-  private readonly outCounts: number[] = [];
+  readonly counters = new Counters();
+  /** counters.base, kept here: counting a message touches this context and the shared table only. */
+  private readonly countBase = this.counters.base;
   private send_: Envelope[] = [];
   private sendAfter_: Envelope[] = [];
   private replies_: ClientReply[] = [];
@@ -144,13 +167,19 @@ export class PeerContext {
     readonly self: PeerId,
     readonly env: Env,
     readonly config: PeerConfig,
-  ) {
-    this.counters = new Counters(this.inCounts, this.outCounts);
-  }
+  ) {}
 
   /** One more message of type t received (counters.inByType). */
   countIn(t: string): void {
-    countInto(this.inCounts, t);
+    const i = indexOfType(t);
+    if (i < type_slots) table[this.countBase + i]!++;
+    else this.counters.inByType.add(t);
+  }
+
+  private countOut(t: string): void {
+    const i = indexOfType(t);
+    if (i < type_slots) table[this.countBase + type_slots + i]!++;
+    else this.counters.outByType.add(t);
   }
 
   now(): number {
@@ -231,11 +260,10 @@ export class PeerContext {
     if (this.replies_.length > 0) this.replies_ = [];
     if (this.events_.length > 0) this.events_ = [];
     if (this.signals_.length > 0) this.signals_ = [];
-    const outCounts = this.outCounts;
     const send = out.send;
-    for (let i = 0; i < send.length; i++) countInto(outCounts, send[i]!.msg.t);
+    for (let i = 0; i < send.length; i++) this.countOut(send[i]!.msg.t);
     const after = out.sendAfterPersist;
-    for (let i = 0; i < after.length; i++) countInto(outCounts, after[i]!.msg.t);
+    for (let i = 0; i < after.length; i++) this.countOut(after[i]!.msg.t);
     return out;
   }
 }

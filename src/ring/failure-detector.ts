@@ -89,7 +89,8 @@ export class FailureDetector {
   }
 
   isSuspected(peer: PeerId): boolean {
-    return this.suspects.has(peer);
+    // Asked for every candidate of every routing step and pong; usually nobody is suspected.
+    return this.suspects.size > 0 && this.suspects.has(peer);
   }
 
   suspected(): PeerId[] {
@@ -107,7 +108,7 @@ export class FailureDetector {
     this.lastPeer = peer;
     this.lastW = w;
     if (w) w.lastHeardAt = now;
-    if (this.suspects.has(peer)) {
+    if (this.suspects.size > 0 && this.suspects.has(peer)) {
       this.suspects.delete(peer);
       // A false suspicion (or a healed partition): be more patient with this peer from now on.
       const margin = Math.min(
@@ -153,7 +154,7 @@ export class FailureDetector {
     // Over values (each knows its peer): iterating entries built a [key, value] pair per peer.
     for (const w of this.watched.values()) {
       const peer = w.peer;
-      if (this.suspects.has(peer)) continue;
+      if (this.isSuspected(peer)) continue;
       if (now - w.lastHeardAt > this.timeoutOfWatched(w)) {
         (newlySuspected ??= []).push(peer);
         continue;

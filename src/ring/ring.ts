@@ -279,7 +279,8 @@ export class Ring {
 
   /** A heartbeat reply from a member. */
   onMember(p: PeerId): void {
-    this.acceptedJoiners.delete(p);
+    // (Every pong comes here; the map is almost always empty.)
+    if (this.acceptedJoiners.size > 0) this.acceptedJoiners.delete(p);
   }
 
   private onSuspect(p: PeerId): void {

@@ -54,6 +54,87 @@ type SimEvent =
   | { at: number; seq: number; kind: 'disk'; peer: PeerId; batch: number; incarnation: number }
   | { at: number; seq: number; kind: 'action'; fn: () => void };
 
+type DeliverEvent = Extract<SimEvent, { kind: 'deliver' }>;
+type TickEvent = Extract<SimEvent, { kind: 'tick' }>;
+/**
+ * The nodes by id, as an open-addressing table: ids in a Float64Array, nodes beside them. A
+ * lookup reads one slot of each; a Map keyed by 52-bit ids (boxed numbers) also reads the
+ * boxed key of every candidate, and this runs for every message sent.
+ */
+class NodeIndex {
+  private keys = new Float64Array(64).fill(-1);
+  private vals: Array<SimNode | undefined> = new Array<SimNode | undefined>(64).fill(undefined);
+  /** Slots in use, including tombstones (-2). */
+  private used = 0;
+
+  private slot(id: PeerId, mask: number): number {
+    const h = Math.imul((id >>> 0) ^ Math.imul((id / 4294967296) | 0, 0x9e3779b1), 0x85ebca6b);
+    return (h ^ (h >>> 15)) & mask;
+  }
+
+  get(id: PeerId): SimNode | undefined {
+    const keys = this.keys;
+    const mask = keys.length - 1;
+    for (let i = this.slot(id, mask); ; i = (i + 1) & mask) {
+      const k = keys[i]!;
+      if (k === id) return this.vals[i];
+      if (k === -1) return undefined;
+    }
+  }
+
+  set(id: PeerId, node: SimNode): void {
+    if ((this.used + 1) * 2 > this.keys.length) this.rehash();
+    const keys = this.keys;
+    const mask = keys.length - 1;
+    let tomb = -1;
+    for (let i = this.slot(id, mask); ; i = (i + 1) & mask) {
+      const k = keys[i]!;
+      if (k === id) {
+        this.vals[i] = node;
+        return;
+      }
+      if (k === -2 && tomb < 0) tomb = i;
+      if (k === -1) {
+        const at = tomb >= 0 ? tomb : i;
+        if (tomb < 0) this.used++;
+        keys[at] = id;
+        this.vals[at] = node;
+        return;
+      }
+    }
+  }
+
+  delete(id: PeerId): void {
+    const keys = this.keys;
+    const mask = keys.length - 1;
+    for (let i = this.slot(id, mask); ; i = (i + 1) & mask) {
+      const k = keys[i]!;
+      if (k === id) {
+        keys[i] = -2;
+        this.vals[i] = undefined;
+        return;
+      }
+      if (k === -1) return;
+    }
+  }
+
+  private rehash(): void {
+    const oldKeys = this.keys;
+    const oldVals = this.vals;
+    let live = 0;
+    for (let i = 0; i < oldKeys.length; i++) if (oldKeys[i]! >= 0) live++;
+    let size = 64;
+    while (size < live * 4) size *= 2;
+    this.keys = new Float64Array(size).fill(-1);
+    this.vals = new Array<SimNode | undefined>(size).fill(undefined);
+    this.used = 0;
+    for (let i = 0; i < oldKeys.length; i++) if (oldKeys[i]! >= 0) this.set(oldKeys[i]!, oldVals[i]!);
+  }
+}
+
+/** Spent events kept for reuse, at most (per kind). */
+const spare_events_max = 1 << 16;
+
 /** One simulated peer: the protocol state machine plus what the driver keeps for it. */
 export class SimNode {
   alive = true;
@@ -160,6 +241,7 @@ export class Simulation {
     const prev = this.nodes.get(id);
     if (prev) prev.registeredAs = null;
     this.nodes.set(id, node);
+    this.index.set(id, node);
     node.registeredAs = id;
   }
 
@@ -167,7 +249,11 @@ export class Simulation {
     const prev = this.nodes.get(id);
     if (prev) prev.registeredAs = null;
     this.nodes.delete(id);
+    this.index.delete(id);
   }
+
+  /** this.nodes again, for the hot path (kept by register and unregister, as nodes is). */
+  private readonly index = new NodeIndex();
 
   /**
    * this.nodes.get(id), answered from the node an event carries while that node is still
@@ -175,7 +261,7 @@ export class Simulation {
    * every event in rings of thousands of peers).
    */
   private nodeAt(id: PeerId, hint: SimNode | undefined): SimNode | undefined {
-    return hint !== undefined && hint.registeredAs === id ? hint : this.nodes.get(id);
+    return hint !== undefined && hint.registeredAs === id ? hint : this.index.get(id);
   }
 
   /** contact first, then up to 3 other members picked by the seed. */
@@ -343,37 +429,17 @@ export class Simulation {
     const e = this.queue.pop()!;
     this.now = e.at;
     switch (e.kind) {
-      case 'deliver': {
-        const n = this.nodeAt(e.to, e.node);
-        if (!n || !n.alive || n.incarnation !== e.incarnation) break;
-        if (e.to !== e.from && !this.partitions.canSend(e.from, e.to)) break;
-        if (n.paused) {
-          n.backlog.push(e);
-          break;
+      case 'deliver':
+        if (this.deliver(e)) {
+          // Spent: reused for a later message (one allocation fewer per message).
+          e.msg = undefined as unknown as Msg;
+          e.node = undefined;
+          if (this.spareDeliver.length < spare_events_max) this.spareDeliver.push(e);
         }
-        this.beforeDeliver?.(e.from, e.to, e.msg);
-        if (!n.alive) break;
-        this.delivered++;
-        this.trace.add(e.at, 1, e.from, e.to, e.msg.t.length + e.msg.t.charCodeAt(0) * 31);
-        if (this.opts.trace_lines) this.traceLines.push(`${e.at.toFixed(3)} ${e.from}>${e.to} ${JSON.stringify(e.msg)}`);
-        if (this.opts.codec_check) n.peer.receiveRaw(e.from, encode(e.msg));
-        else n.peer.receive(e.from, e.msg);
-        this.flush(n);
         break;
-      }
-      case 'tick': {
-        const n = this.nodeAt(e.peer, e.node);
-        if (!n || !n.alive || n.incarnation !== e.incarnation || n.wakeToken !== e.token) break;
-        if (n.paused) {
-          n.backlog.push(e);
-          break;
-        }
-        n.wakeAt = Infinity;
-        this.trace.add(e.at, 2, e.peer, 0, 0);
-        n.peer.tick();
-        this.flush(n);
+      case 'tick':
+        if (this.tick(e) && this.spareTick.length < spare_events_max) this.spareTick.push(e);
         break;
-      }
       case 'disk': {
         const n = this.nodes.get(e.peer);
         if (!n || n.incarnation !== e.incarnation) break;
@@ -394,6 +460,65 @@ export class Simulation {
         break;
     }
     this.afterEvent?.();
+  }
+
+  /** A message arrives; false if the event is kept (in a paused peer's backlog). */
+  private deliver(e: DeliverEvent): boolean {
+    const n = this.nodeAt(e.to, e.node);
+    if (!n || !n.alive || n.incarnation !== e.incarnation) return true;
+    if (e.to !== e.from && !this.partitions.canSend(e.from, e.to)) return true;
+    if (n.paused) {
+      n.backlog.push(e);
+      return false;
+    }
+    this.beforeDeliver?.(e.from, e.to, e.msg);
+    if (!n.alive) return true;
+    this.delivered++;
+    this.trace.add(e.at, 1, e.from, e.to, e.msg.t.length + e.msg.t.charCodeAt(0) * 31);
+    if (this.opts.trace_lines) this.traceLines.push(`${e.at.toFixed(3)} ${e.from}>${e.to} ${JSON.stringify(e.msg)}`);
+    if (this.opts.codec_check) n.peer.receiveRaw(e.from, encode(e.msg));
+    else n.peer.receive(e.from, e.msg);
+    this.flush(n);
+    return true;
+  }
+
+  /** A peer's timers are due; false if the event is kept (in a paused peer's backlog). */
+  private tick(e: TickEvent): boolean {
+    const n = this.nodeAt(e.peer, e.node);
+    if (!n || !n.alive || n.incarnation !== e.incarnation || n.wakeToken !== e.token) return true;
+    if (n.paused) {
+      n.backlog.push(e);
+      return false;
+    }
+    n.wakeAt = Infinity;
+    this.trace.add(e.at, 2, e.peer, 0, 0);
+    n.peer.tick();
+    this.flush(n);
+    return true;
+  }
+
+  /**
+   * Spent deliver and tick events, reused by pushDeliver and wake (the seq of a reused event
+   * is new, so the queue's order is the same as with fresh objects).
+   */
+  private readonly spareDeliver: DeliverEvent[] = [];
+  private readonly spareTick: TickEvent[] = [];
+
+  private pushDeliver(at: number, from: PeerId, to: PeerId, msg: Msg, incarnation: number, node: SimNode | undefined): void {
+    const seq = this.queue.nextSeq();
+    const e = this.spareDeliver.pop();
+    if (e === undefined) {
+      this.queue.push({ at, seq, kind: 'deliver', from, to, msg, incarnation, node });
+      return;
+    }
+    e.at = at;
+    e.seq = seq;
+    e.from = from;
+    e.to = to;
+    e.msg = msg;
+    e.incarnation = incarnation;
+    e.node = node;
+    this.queue.push(e);
   }
 
   /** Carry out a peer's effects. */
@@ -438,7 +563,20 @@ export class Simulation {
     if (wakeAt !== null && wakeAt < n.wakeAt) {
       n.wakeAt = wakeAt;
       n.wakeToken++;
-      this.queue.push({ at: Math.max(wakeAt, this.now), seq: this.queue.nextSeq(), kind: 'tick', peer: n.id, token: n.wakeToken, incarnation: n.incarnation, node: n });
+      const at = Math.max(wakeAt, this.now);
+      const seq = this.queue.nextSeq();
+      const e = this.spareTick.pop();
+      if (e === undefined) {
+        this.queue.push({ at, seq, kind: 'tick', peer: n.id, token: n.wakeToken, incarnation: n.incarnation, node: n });
+        return;
+      }
+      e.at = at;
+      e.seq = seq;
+      e.peer = n.id;
+      e.token = n.wakeToken;
+      e.incarnation = n.incarnation;
+      e.node = n;
+      this.queue.push(e);
     }
   }
 
@@ -486,11 +624,11 @@ export class Simulation {
     const kind = env.msg.t === 'route' ? routeKind(env.msg.body.k) : env.msg.t;
     this.sentByKind.set(kind, (this.sentByKind.get(kind) ?? 0) + 1);
     const to = env.to;
-    const node = this.nodes.get(to);
+    const node = this.index.get(to);
     const incarnation = node?.incarnation ?? 0;
     if (to === from) {
       // Local delivery: no network, but still a separate event, so handlers never re-enter.
-      this.queue.push({ at: this.now, seq: this.queue.nextSeq(), kind: 'deliver', from, to, msg: env.msg, incarnation, node });
+      this.pushDeliver(this.now, from, to, env.msg, incarnation, node);
       return;
     }
     if (!this.partitions.canSend(from, to)) return;
@@ -500,9 +638,9 @@ export class Simulation {
     const rng = this.netRng;
     if (net.loss_rate > 0 && rng.chance(net.loss_rate)) return;
     const first = oneDelay(net, rng);
-    this.queue.push({ at: this.now + first, seq: this.queue.nextSeq(), kind: 'deliver', from, to, msg: env.msg, incarnation, node });
+    this.pushDeliver(this.now + first, from, to, env.msg, incarnation, node);
     if (net.duplicate_rate > 0 && rng.chance(net.duplicate_rate)) {
-      this.queue.push({ at: this.now + oneDelay(net, rng), seq: this.queue.nextSeq(), kind: 'deliver', from, to, msg: env.msg, incarnation, node });
+      this.pushDeliver(this.now + oneDelay(net, rng), from, to, env.msg, incarnation, node);
     }
   }
 
