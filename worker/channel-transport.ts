@@ -93,7 +93,7 @@ export interface ChannelTransportOptions {
   backlog_bytes_max?: number;
 }
 
-/** A network cut for tests (see the file comment). Peers in `in`: frames from them are dropped; in `out`: frames to them. */
+/** A network cut for tests (see the file comment). Peers in `in`: what they send us is dropped; in `out`: what we send them. */
 export interface PartitionCut {
   in: PeerId[];
   out: PeerId[];
@@ -115,7 +115,7 @@ export interface ChannelTransportStats {
   links_overflowed: number;
   relay_links: number;
   handler_errors: number;
-  /** Test partition: frames (messages and heartbeats) dropped on the way out / in, and messages to out-cut peers without a link. */
+  /** Test partition: messages and heartbeats dropped on the way out / frames dropped on the way in; messages to out-cut peers without a link. */
   dropped_partition_out: number;
   dropped_partition_in: number;
   dropped_partition_messages: number;
@@ -219,7 +219,7 @@ export class ChannelTransport implements NetworkAdapter {
     }
     let link = this.links.get(to);
     if (!link && this.cutOut.has(to)) {
-      // Cut: nothing to connect over. An existing link keeps taking messages (its frames are dropped in sendFrame).
+      // Cut: nothing to connect over. An existing link keeps taking messages (sendMessage drops them).
       this.counters.dropped_partition_messages++;
       return;
     }
@@ -271,7 +271,7 @@ export class ChannelTransport implements NetworkAdapter {
 
   // ---- test-only partition switch (see the file comment) ----
 
-  /** Replaces the current cut: frames from `cut.in` and to `cut.out` are dropped until heal(). */
+  /** Replaces the current cut: what comes from `cut.in` and what goes to `cut.out` is dropped until heal(). */
   setPartition(cut: PartitionCut): PartitionCut {
     const ids = (xs: unknown): PeerId[] => (Array.isArray(xs) ? xs.filter((p): p is PeerId => isPeerId(p) && p !== this.self) : []);
     const before = new Set([...this.cutIn, ...this.cutOut]);
