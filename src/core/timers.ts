@@ -16,6 +16,8 @@ interface Entry {
   cancelled: boolean;
 }
 
+const noop = (): void => {};
+
 export class Timers {
   private heap: Entry[] = [];
   private seq = 0;
@@ -25,10 +27,19 @@ export class Timers {
   private topAt = Infinity;
   /** The same as nextAt() answers it (null when empty), kept so that asking allocates nothing. */
   private next: number | null = null;
+  /** The entry of the timer that ran last, reused by the next schedule() (periodic timers reschedule themselves). */
+  private spare: Entry | null = null;
 
   schedule(at: number, fn: () => void): TimerHandle {
     const seq = ++this.seq;
-    const e: Entry = { at, seq, fn, cancelled: false };
+    let e = this.spare;
+    if (e !== null) {
+      this.spare = null;
+      e.at = at;
+      e.seq = seq;
+      e.fn = fn;
+      e.cancelled = false;
+    } else e = { at, seq, fn, cancelled: false };
     this.pending.set(seq, e);
     this.push(e);
     if (at < this.topAt) {
@@ -66,7 +77,11 @@ export class Timers {
       this.dropCancelledTop();
       this.pending.delete(top.seq);
       ran++;
-      top.fn();
+      // Nothing refers to the entry any more (its handle is no longer pending): reusable.
+      const fn = top.fn;
+      top.fn = noop;
+      this.spare = top;
+      fn();
     }
   }
 
