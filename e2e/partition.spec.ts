@@ -5,7 +5,7 @@ import { replicaPositions } from '../src/replication/replicas.ts';
 import { checkLinearizable, checkLostRegisterWrites } from '../src/sim/check/index.ts';
 import type { Json } from '../src/core/types.ts';
 import { expect, openPeers, test, type PeerSet } from './harness.ts';
-import { PEER_PAGE, Recorder, connectPeer, cutPages, healPages, status, waitFor, waitForExactRing, waitForRing } from './pages/peer-driver.ts';
+import { PEER_PAGE, Recorder, connectPeer, cutPages, healPages, status, waitFor, waitForAuthority, waitForExactRing, waitForRing } from './pages/peer-driver.ts';
 
 /**
  * Network partitions between real tabs (issue 6, item 4). The browser's network cannot be
@@ -25,7 +25,8 @@ import { PEER_PAGE, Recorder, connectPeer, cutPages, healPages, status, waitFor,
  * each side has been told "unavailable" for a key without a majority there (a quorum read
  * that cannot reach a majority gives up after about 6 s).
  * While cut, only the side holding a key's replica majority may read or commit it. After
- * the heal: one ring of 6 again, then every tab reads every key. The whole history
+ * the heal: one ring of 6 again, every tab reads every key, and every tab is authoritative
+ * over its range again (the next phase starts from there). The whole history
  * (invocations and completions as this process saw them) must be linearizable per key, no
  * acknowledged write may be lost, and every tab must read the same final values.
  */
@@ -134,6 +135,8 @@ test.describe.serial('partitions: 6 tabs in 2 browser processes, cut at the tran
     ids = [first.peerId, ...rest.map((r) => r.peerId)];
     await waitForRing(pages, N, 90_000);
     await waitForExactRing(pages, ids, 60_000, `one ring of ${N}`);
+    // Joiners answer "unavailable" for their ranges until the data is handed over.
+    await waitForAuthority(pages, 60_000, 'every tab authoritative over its range');
     console.log(`partition: ring of ${N} in ${PROCESSES} browser processes ready in ${Date.now() - t0} ms`);
   });
 
@@ -277,6 +280,8 @@ test.describe.serial('partitions: 6 tabs in 2 browser processes, cut at the tran
         }),
       );
     }
+    const readableMs = Date.now() - tHeal;
+    await waitForAuthority(pages, FINAL_READS_TIMEOUT_MS, 'every tab authoritative over its range after the heal');
     const repairedMs = Date.now() - tHeal;
 
     if (process.env.TABRING_E2E_DEBUG) {
@@ -296,7 +301,7 @@ test.describe.serial('partitions: 6 tabs in 2 browser processes, cut at the tran
     console.log(
       `${label}: apart ${separatedMs} ms after the cut (then ${stages.join(', ')}), cut for ${tHeal - tCut} ms; while cut, side A writes ${summary('A', 'write')}, reads ${summary('A', 'read')}; ` +
         `side B writes ${summary('B', 'write')}, reads ${summary('B', 'read')}; ${h.ops.filter((o) => o.status === 'unknown').length} outcomes unknown; ` +
-        `heal to one ring ${oneRingMs} ms, to every key read everywhere ${repairedMs} ms; ${history.length} operations checked`,
+        `heal to one ring ${oneRingMs} ms, to every key read everywhere ${readableMs} ms, to every range authoritative ${repairedMs} ms; ${history.length} operations checked`,
     );
   }
 

@@ -8,6 +8,7 @@ import type { Json } from '../../src/core/types.ts';
 import type { OpStatus, RegisterOp } from '../../src/sim/check/index.ts';
 import type { Outcome, PeerConnectOptions } from './peer.ts';
 import type { TabringStatus } from '../../src/index.ts';
+import { RangeSet, type Interval } from '../../src/replication/ranges.ts';
 
 export const PEER_PAGE = '/e2e/pages/peer.html';
 
@@ -155,4 +156,26 @@ export async function cutPages(pages: Page[], drop: number[][], direction?: 'bot
 export async function healPages(pages: Page[]): Promise<void> {
   const rs = await Promise.all(pages.map((p) => p.evaluate(() => window.peer.heal())));
   for (const r of rs) if (!r.ok) throw new Error(`heal failed: ${r.name}: ${r.message}`);
+}
+
+/**
+ * Waits until every page's peer holds its own range (pred, self] with trusted data: no part
+ * of it is empty (taken over without data) or stale (its own old data, not yet confirmed by
+ * the other replicas). Until then some keys answer "unavailable", honestly.
+ */
+export async function waitForAuthority(pages: Page[], timeoutMs: number, what: string): Promise<void> {
+  let last = '';
+  await waitFor(async () => {
+    const views = await Promise.all(
+      pages.map(async (page) => {
+        const s = await status(page);
+        const p = (await page.evaluate(() => window.peer.protocolStatus())) as { emptyRanges?: Interval[]; staleRanges?: Interval[] } | null;
+        return { id: s.id, pred: s.pred, empty: p?.emptyRanges ?? [], stale: p?.staleRanges ?? [] };
+      }),
+    );
+    last = JSON.stringify(views);
+    return views.every((v) => v.pred !== null && v.pred !== v.id && !new RangeSet(v.empty).intersects(v.pred, v.id) && !new RangeSet(v.stale).intersects(v.pred, v.id));
+  }, timeoutMs, what).catch((e: Error) => {
+    throw new Error(`${e.message}; last seen: ${last}`);
+  });
 }
