@@ -209,19 +209,39 @@ test.describe.serial('partitions: 6 tabs in 2 browser processes, cut at the tran
     const tCut = Date.now();
     await cutPages(pages, pages.map((_, i) => (sideOf(i) === 'A' ? idsB : idsA)));
     const cutDone = h.now();
+    let apartAt: number | null = null;
+    let healAt: number | null = null;
+    const printOps = () => {
+      const at = (ms: number | null) => (ms === null ? 'never' : `${Math.round(ms - cutDone)}`);
+      for (const o of h.ops) {
+        const res = o.result === null ? 'none' : o.result.ok ? JSON.stringify(o.result.value) : `${o.result.name}: ${o.result.message.slice(0, 80)}`;
+        console.log(`  tab ${tabOf.get(o.process)} (${o.process}) ${o.kind} ${o.key} ${JSON.stringify(o.args)} ${at(o.invokeMs)} .. ${at(o.completeMs)} ms after the cut (apart ${at(apartAt)}, heal ${at(healAt)}): ${o.status} ${res}`);
+      }
+    };
+    /** On a failure: every operation, what every tab sees, and each key's replicas as seen from each side. */
+    const diagnose = async (e: unknown): Promise<never> => {
+      printOps();
+      for (const [i, page] of pages.entries()) console.log(`  tab ${i} (side ${sideOf(i)}) status: ${JSON.stringify(await page.evaluate(() => window.peer.protocolStatus()).catch((x: Error) => x.message))}`);
+      for (const k of p.keys) {
+        for (const side of [p.a[0]!, p.b[0]!]) {
+          console.log(`  replicas of ${k.key} (majority ${k.majority}) from tab ${side}: ${JSON.stringify(await pages[side]!.evaluate((key) => window.peer.replicas(key), k.key).catch((x: Error) => x.message))}`);
+        }
+      }
+      throw e;
+    };
     // Both sides must find out by silence: each forms its own ring, and no link crosses the cut.
-    await waitForExactRing(p.a.map((t) => pages[t]!), idsA, SEPARATE_TIMEOUT_MS, `side A (${idsA}) to form its own ring`);
-    await waitForExactRing(p.b.map((t) => pages[t]!), idsB, SEPARATE_TIMEOUT_MS, `side B (${idsB}) to form its own ring`);
-    await waitFor(async () => (await crossLinks(p)).length === 0, SEPARATE_TIMEOUT_MS, 'no connection across the cut');
+    await waitForExactRing(p.a.map((t) => pages[t]!), idsA, SEPARATE_TIMEOUT_MS, `side A (${idsA}) to form its own ring`).catch(diagnose);
+    await waitForExactRing(p.b.map((t) => pages[t]!), idsB, SEPARATE_TIMEOUT_MS, `side B (${idsB}) to form its own ring`).catch(diagnose);
+    await waitFor(async () => (await crossLinks(p)).length === 0, SEPARATE_TIMEOUT_MS, 'no connection across the cut').catch(diagnose);
     const separatedMs = Date.now() - tCut;
     const stages: string[] = [];
     const stage = (what: string) => stages.push(`${what} ${Date.now() - tCut}`);
     apart = true;
-    const apartAt = h.now();
+    apartAt = h.now();
     // Each side can work on what it holds a majority of: a fresh key is written there.
     const committedApart = (k: PlannedKey) =>
-      h.ops.some((o) => o.key === k.key && o.kind === 'write' && o.status === 'ok' && o.invokeMs >= apartAt && sideOf(tabOf.get(o.process)!) === k.majority);
-    await waitFor(async () => fresh.every((k) => k.majority === null || committedApart(k)), SEPARATE_TIMEOUT_MS, 'a write of every fresh key on its majority side');
+      h.ops.some((o) => o.key === k.key && o.kind === 'write' && o.status === 'ok' && o.invokeMs >= apartAt! && sideOf(tabOf.get(o.process)!) === k.majority);
+    await waitFor(async () => fresh.every((k) => k.majority === null || committedApart(k)), SEPARATE_TIMEOUT_MS, 'a write of every fresh key on its majority side').catch(diagnose);
     // ... and cannot work on what it does not: each side is told "unavailable" for a key
     // without a replica majority there, before the heal. (That nothing of the kind succeeds
     // anywhere is checked after the heal.)
@@ -231,7 +251,7 @@ test.describe.serial('partitions: 6 tabs in 2 browser processes, cut at the tran
       );
     const hasMinorityKeys = (side: Side) => p.keys.some((k) => k.majority !== side);
     stage('fresh keys written');
-    await waitFor(async () => (['A', 'B'] as const).every((side) => !hasMinorityKeys(side) || refusedWhileCut(side)), SEPARATE_TIMEOUT_MS, 'each side refused for a key without a majority there');
+    await waitFor(async () => (['A', 'B'] as const).every((side) => !hasMinorityKeys(side) || refusedWhileCut(side)), SEPARATE_TIMEOUT_MS, 'each side refused for a key without a majority there').catch(diagnose);
     stage('both refused');
     if (Date.now() - tCut < PARTITION_MIN_MS) await sleep(PARTITION_MIN_MS - (Date.now() - tCut));
     // Still apart at the end: no connection was negotiated across the cut meanwhile.
@@ -241,10 +261,10 @@ test.describe.serial('partitions: 6 tabs in 2 browser processes, cut at the tran
     stage('drops counted');
 
     stop = true;
-    const healAt = h.now();
+    healAt = h.now();
     const tHeal = Date.now();
     await healPages(pages);
-    await waitForExactRing(pages, ids, ONE_RING_TIMEOUT_MS, `one ring of ${N} after the heal`);
+    await waitForExactRing(pages, ids, ONE_RING_TIMEOUT_MS, `one ring of ${N} after the heal`).catch(diagnose);
     const oneRingMs = Date.now() - tHeal;
     await Promise.all([...busyLoops, ...freshLoops]);
 
@@ -284,13 +304,7 @@ test.describe.serial('partitions: 6 tabs in 2 browser processes, cut at the tran
     await waitForAuthority(pages, FINAL_READS_TIMEOUT_MS, 'every tab authoritative over its range after the heal');
     const repairedMs = Date.now() - tHeal;
 
-    if (process.env.TABRING_E2E_DEBUG) {
-      for (const o of h.ops) {
-        const at = (ms: number | null) => (ms === null ? 'never' : `${Math.round(ms - cutDone)}`);
-        const res = o.result === null ? 'none' : o.result.ok ? JSON.stringify(o.result.value) : `${o.result.name}: ${o.result.message.slice(0, 80)}`;
-        console.log(`  tab ${tabOf.get(o.process)} (${o.process}) ${o.kind} ${o.key} ${JSON.stringify(o.args)} ${at(o.invokeMs)} .. ${at(o.completeMs)} ms after the cut (apart ${at(apartAt)}, heal ${at(healAt)}): ${o.status} ${res}`);
-      }
-    }
+    if (process.env.TABRING_E2E_DEBUG) printOps();
     for (const [i, f] of finals.entries()) expect(f, `final values in tab ${i}`).toEqual(finals[0]);
     const history = h.registerOps();
     const lin = checkLinearizable(history);

@@ -33,6 +33,8 @@ export interface PeerPageApi {
   status(): Promise<TabringStatus | null>;
   /** The protocol's own status ({op: 'status'}: ring pointers, counters). */
   protocolStatus(): Promise<Json>;
+  /** Diagnostic: each of key's replicas as its holder has it ({op: 'replicas'}). */
+  replicas(key: string): Promise<Json>;
   /** Garbage on the raw data channel to `peer` (debug worker only). */
   garbage(peer: number): Promise<number>;
   /** Protocol ping round trips to a connected peer over the moved channel (debug worker only). */
@@ -281,6 +283,12 @@ window.peer = {
     if (c === null) return null;
     const r = await c.request({ op: 'status' });
     return r.ok ? r.value : null;
+  },
+  replicas: async (key) => {
+    const c = client ?? joining;
+    if (c === null) return null;
+    const r = await c.request({ op: 'replicas', key });
+    return r.ok ? (r as unknown as Json) : { error: r.code, message: r.message };
   },
   garbage: (peer) => debug<number>({ debug: 'garbage', peer }),
   rtt: (peer, samples) => debug({ debug: 'rtt', peer, samples }),
