@@ -164,7 +164,9 @@ class WorkerLink implements PeerLink {
 
   request(op: ClientOp): Promise<ClientReply> {
     if (this.dead !== null) return Promise.resolve({ reqId: 0, ok: false, code: 'stopped', message: this.dead });
-    const kind = op.op === 'read' || op.op === 'tx_read' ? 'read' : op.op === 'tx_commit' ? 'commit' : null;
+    // Pages may pass anything (the worker validates and answers 'invalid'): never assume a shape here.
+    const name = typeof op === 'object' && op !== null ? (op as { op?: unknown }).op : undefined;
+    const kind = name === 'read' || name === 'tx_read' ? 'read' : name === 'tx_commit' ? 'commit' : null;
     const t0 = kind === null ? 0 : performance.now();
     return new Promise((resolve) => {
       const settle = (r: ClientReply) => {
