@@ -93,6 +93,20 @@ export class Router {
     return [...out];
   }
 
+  /**
+   * Peers we exchange heartbeats with (predecessor, successors, fingers) and do not suspect:
+   * alive as far as we can tell now. Unlike knownPeers(), no routing-cache entry, which may
+   * name a peer we have not heard from for its whole TTL (one across a partition, say).
+   */
+  heartbeatPeers(): PeerId[] {
+    const out = new Set<PeerId>();
+    const pred = this.ring.pred;
+    for (const p of [...(pred === null ? [] : [pred]), ...this.ring.succs, ...this.fingers.peers()]) {
+      if (p !== this.ctx.self && !this.fd.isSuspected(p)) out.add(p);
+    }
+    return [...out];
+  }
+
   /** The peer we believe responsible for target: ourselves, a cached one, or null if unknown. */
   cachedPeer(target: PeerId): PeerId | null {
     if (this.ring.isResponsible(target)) return this.ctx.self;

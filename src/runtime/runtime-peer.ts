@@ -416,8 +416,10 @@ export class RuntimePeer {
  */
 export function placeNewPeer(known: readonly PeerId[], random: () => number): PeerId {
   const ids = [...new Set(known)].sort((a, b) => a - b);
-  if (ids.length < 2) return chooseJoinId(ids, random);
-  const gaps = ids.map((lo, i) => ({ lo, size: dist(lo, ids[(i + 1) % ids.length]!) }));
+  if (ids.length === 0) return chooseJoinId(ids, random);
+  // One known peer: the gap is the whole circle. (Taking its exact opposite gave every tab
+  // opened at once beside a ring of one the same id; the server refused all but one.)
+  const gaps = ids.map((lo, i) => ({ lo, size: ids.length === 1 ? ID_SPACE : dist(lo, ids[(i + 1) % ids.length]!) }));
   const largest = Math.max(...gaps.map((g) => g.size));
   const wide = gaps.filter((g) => g.size >= 0.75 * largest);
   const g = wide[Math.floor(random() * wide.length)]!;

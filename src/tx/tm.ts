@@ -187,10 +187,13 @@ export class TransactionManager {
    * Acceptor slots on distinct peers where we know enough peers: in a small or uneven ring
    * two replica positions of the transaction id can fall on one peer, and losing that peer
    * would then take two slots with it. Any fixed set of peers is a correct acceptor set;
-   * distinct ones tolerate more failures.
+   * distinct ones tolerate more failures. Only peers we heartbeat with are candidates: a
+   * peer known from the routing cache alone may be across a partition we have not noticed
+   * yet, and a transaction whose acceptors cannot be reached stays undecided (its locks
+   * held) until the heal (found by e2e/partition.spec.ts on the 2-tab side of a 4/2 cut).
    */
   private spread(acc: PeerId[]): PeerId[] {
-    const known = [this.ctx.self, ...this.router.knownPeers()];
+    const known = [this.ctx.self, ...this.router.heartbeatPeers()];
     const used = new Set<PeerId>();
     return acc.map((a) => {
       if (!used.has(a)) {
