@@ -25,9 +25,10 @@ import { startSignalingServer } from '../signaling/server.ts';
 import { launchOptions } from '../e2e/chromium.ts';
 import { startVite } from '../e2e/harness.ts';
 import { PEER_PAGE, connectPeer, status, waitFor, waitForRing } from '../e2e/pages/peer-driver.ts';
-import type { LoopOptions, LoopResult } from '../e2e/pages/peer.ts';
+import { incrementLoop, readLoop, type LoopResult } from '../e2e/pages/loops.ts';
 import { NodePeer } from '../src/node/node-peer.ts';
 import { args } from './args.ts';
+import { q, round } from './stats.ts';
 
 const a = args();
 const tabs = a.num('tabs', 3);
@@ -40,89 +41,6 @@ const warmupMs = 1_000;
 const rtt_samples = 300;
 const idb_samples = 200;
 
-function round(x: number): number {
-  return Math.round(x * 10) / 10;
-}
-
-function q(xs: number[]): { p50: number; p99: number; samples: number } | null {
-  if (xs.length === 0) return null;
-  const s = [...xs].sort((x, y) => x - y);
-  const at = (p: number) => Math.round(s[Math.min(s.length - 1, Math.floor(p * s.length))]! * 100) / 100;
-  return { p50: at(0.5), p99: at(0.99), samples: s.length };
-}
-
-const round3 = (x: number) => Math.round(x * 1000) / 1000;
-
-/** The page's incrementLoop (e2e/pages/peer.ts), run against a Node peer in this process. */
-async function incrementLoop(peer: NodePeer, o: LoopOptions): Promise<LoopResult> {
-  const start = performance.now();
-  const from = start + o.warmupMs;
-  const end = from + o.durationMs;
-  const lat: number[] = [];
-  const commitLat: number[] = [];
-  const errors = new Set<string>();
-  let ok = 0;
-  let failed = 0;
-  let n = 0;
-  const client = async (id: number) => {
-    const key = `${o.prefix}.${id}`;
-    while (performance.now() < end) {
-      const tx = `${o.prefix}.${id}.${++n}`;
-      const t0 = performance.now();
-      const r = await peer.request({ op: 'tx_read', tx, key });
-      if (!r.ok) {
-        failed++;
-        errors.add(`${r.code}: ${r.message}`.slice(0, 120));
-        await peer.request({ op: 'tx_abandon', tx });
-        continue;
-      }
-      const found = (r as { found?: boolean }).found === true;
-      const next = ((found ? (r.value as number) : 0) ?? 0) + 1;
-      const t1 = performance.now();
-      const w = await peer.request({ op: 'tx_commit', tx, writes: [[key, next, true]] });
-      const t2 = performance.now();
-      if (t0 < from || t2 > end) continue;
-      if (w.ok) {
-        ok++;
-        lat.push(t2 - t0);
-        commitLat.push(t2 - t1);
-      } else {
-        failed++;
-        errors.add(`${w.code}: ${w.message}`.slice(0, 120));
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: o.clients }, (_, i) => client(i)));
-  return { ok, failed, windowMs: o.durationMs, latencies: lat.map(round3), commitLatencies: commitLat.map(round3), errors: [...errors].slice(0, 5) };
-}
-
-/** The page's readLoop, against a Node peer. */
-async function readLoop(peer: NodePeer, o: LoopOptions): Promise<LoopResult> {
-  const from = performance.now() + o.warmupMs;
-  const end = from + o.durationMs;
-  const lat: number[] = [];
-  const errors = new Set<string>();
-  let ok = 0;
-  let failed = 0;
-  const client = async (id: number) => {
-    const key = `${o.prefix}.${id}`;
-    while (performance.now() < end) {
-      const t0 = performance.now();
-      const r = await peer.request({ op: 'read', key });
-      const t1 = performance.now();
-      if (t0 < from || t1 > end) continue;
-      if (r.ok) {
-        ok++;
-        lat.push(t1 - t0);
-      } else {
-        failed++;
-        errors.add(`${r.code}: ${r.message}`.slice(0, 120));
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: o.clients }, (_, i) => client(i)));
-  return { ok, failed, windowMs: o.durationMs, latencies: lat.map(round3), commitLatencies: [], errors: [...errors].slice(0, 5) };
-}
 
 async function runRing(viteUrl: string, signaling: string, nTabs: number, nNodes: number): Promise<Record<string, unknown>> {
   const dirs: string[] = [];
@@ -170,13 +88,13 @@ async function runRing(viteUrl: string, signaling: string, nTabs: number, nNodes
     const t0 = Date.now();
     const [tabInc, nodeInc] = await Promise.all([
       Promise.all(pages.map((p, i) => p.evaluate((o) => window.peer.incrementLoop(o), { ...loop, prefix: `tab${i}` }))),
-      Promise.all(peers.map((p, i) => incrementLoop(p, { ...loop, prefix: `node${i}` }))),
+      Promise.all(peers.map((p, i) => incrementLoop((op) => p.request(op), { ...loop, prefix: `node${i}` }))),
     ]);
     const wall = Date.now() - t0;
     const nodeBusy = peers.map((p, i) => Math.round(((p.runtime.driver.snapshot().stats.busy_ms - busyBefore[i]!) / wall) * 100) / 100);
     const [tabReads, nodeReads] = await Promise.all([
       Promise.all(pages.map((p, i) => p.evaluate((o) => window.peer.readLoop(o), { ...loop, prefix: `tab${i}` }))),
-      Promise.all(peers.map((p, i) => readLoop(p, { ...loop, prefix: `node${i}` }))),
+      Promise.all(peers.map((p, i) => readLoop((op) => p.request(op), { ...loop, prefix: `node${i}` }))),
     ]);
     const inc = [...tabInc, ...nodeInc];
     const reads = [...tabReads, ...nodeReads];

@@ -24,6 +24,7 @@ import { startVite } from '../e2e/harness.ts';
 import { PEER_PAGE, connectPeer, status, waitForRing } from '../e2e/pages/peer-driver.ts';
 import type { LoopResult, Quantiles } from '../e2e/pages/peer.ts';
 import { args } from './args.ts';
+import { q, round } from './stats.ts';
 import { loadavg } from 'node:os';
 
 const a = args();
@@ -43,16 +44,6 @@ const warmupMs = 1_000;
 const rtt_samples = 300;
 const idb_samples = 200;
 
-function round(x: number): number {
-  return Math.round(x * 10) / 10;
-}
-
-function q(xs: number[]): { p50: number; p99: number; samples: number } | null {
-  if (xs.length === 0) return null;
-  const s = [...xs].sort((x, y) => x - y);
-  const at = (p: number) => Math.round(s[Math.min(s.length - 1, Math.floor(p * s.length))]! * 100) / 100;
-  return { p50: at(0.5), p99: at(0.99), samples: s.length };
-}
 
 async function runTabs(viteUrl: string, signaling: string, n: number): Promise<Record<string, unknown>> {
   const profiles: string[] = [];

@@ -32,80 +32,57 @@ function invalid(message: string): StorageError {
   return new StorageError('invalid', message);
 }
 
-export function checkValue(value: unknown, depth: number, path: string, stack: Set<object>): void {
+/** Where a value breaks the rules (path segments, innermost first) and why. */
+interface Invalid {
+  at: string[];
+  why: string;
+}
+
+/**
+ * null when value is storable JSON, else where and why. The path is built only on the way
+ * back from a failure: building a path string per node cost more than the JSON encoding on
+ * a peer's hot path.
+ */
+function whyInvalid(value: unknown, depth: number, stack: Set<object>): Invalid | null {
   switch (typeof value) {
     case 'string':
     case 'boolean':
-      return;
+      return null;
     case 'number':
-      if (!Number.isFinite(value)) throw invalid(`${path}: ${value} is not a JSON number`);
-      return;
+      return Number.isFinite(value) ? null : { at: [], why: `${value} is not a JSON number` };
     case 'object':
       break;
     default:
-      throw invalid(`${path}: a ${typeof value} is not a JSON value`);
+      return { at: [], why: `a ${typeof value} is not a JSON value` };
   }
-  if (value === null) return;
-  if (depth >= VALUE_DEPTH_MAX) throw invalid(`${path}: nested deeper than ${VALUE_DEPTH_MAX}`);
-  if (stack.has(value)) throw invalid(`${path}: cyclic value`);
+  if (value === null) return null;
+  if (depth >= VALUE_DEPTH_MAX) return { at: [], why: `nested deeper than ${VALUE_DEPTH_MAX}` };
+  if (stack.has(value)) return { at: [], why: 'cyclic value' };
   stack.add(value);
   if (Array.isArray(value)) {
     for (let i = 0; i < value.length; i++) {
-      if (!(i in value)) throw invalid(`${path}[${i}]: hole in array`);
-      checkValue(value[i], depth + 1, `${path}[${i}]`, stack);
+      if (!(i in value)) return { at: [`[${i}]`], why: 'hole in array' };
+      const bad = whyInvalid(value[i], depth + 1, stack);
+      if (bad) return (bad.at.push(`[${i}]`), bad);
     }
   } else {
     const proto: unknown = Object.getPrototypeOf(value);
-    if (proto !== Object.prototype && proto !== null) throw invalid(`${path}: not a plain object`);
-    if (Object.getOwnPropertySymbols(value).length > 0) throw invalid(`${path}: symbol keys`);
+    if (proto !== Object.prototype && proto !== null) return { at: [], why: 'not a plain object' };
+    if (Object.getOwnPropertySymbols(value).length > 0) return { at: [], why: 'symbol keys' };
     for (const key of Object.keys(value)) {
-      checkValue((value as Record<string, unknown>)[key], depth + 1, `${path}.${key}`, stack);
+      const bad = whyInvalid((value as Record<string, unknown>)[key], depth + 1, stack);
+      if (bad) return (bad.at.push(`.${key}`), bad);
     }
   }
   stack.delete(value);
+  return null;
 }
 
 /** Validates a value and returns its JSON text; throws StorageError('invalid'). */
-/**
- * The same rules as checkValue without building a path string per node (which cost more
- * than the JSON encoding on a peer's hot path): true when the value is fine. On false,
- * checkValue runs again to say where and why.
- */
-export function isPlainJson(value: unknown, depth: number, stack: Set<object>): boolean {
-  switch (typeof value) {
-    case 'string':
-    case 'boolean':
-      return true;
-    case 'number':
-      return Number.isFinite(value);
-    case 'object':
-      break;
-    default:
-      return false;
-  }
-  if (value === null) return true;
-  if (depth >= VALUE_DEPTH_MAX || stack.has(value)) return false;
-  stack.add(value);
-  if (Array.isArray(value)) {
-    for (let i = 0; i < value.length; i++) {
-      if (!(i in value) || !isPlainJson(value[i], depth + 1, stack)) return false;
-    }
-  } else {
-    const proto: unknown = Object.getPrototypeOf(value);
-    if (proto !== Object.prototype && proto !== null) return false;
-    if (Object.getOwnPropertySymbols(value).length > 0) return false;
-    for (const key in value) {
-      if (Object.prototype.hasOwnProperty.call(value, key) && !isPlainJson((value as Record<string, unknown>)[key], depth + 1, stack)) return false;
-    }
-  }
-  stack.delete(value);
-  return true;
-}
-
 export function encodeValue(value: unknown, path: string | (() => string) = 'value'): string {
   const where = (): string => (typeof path === 'string' ? path : path());
-  // checkValue is the rule and the error message; isPlainJson only spares it when all is well.
-  if (!isPlainJson(value, 0, new Set())) checkValue(value, 0, where(), new Set());
+  const bad = whyInvalid(value, 0, new Set());
+  if (bad) throw invalid(`${where()}${bad.at.reverse().join('')}: ${bad.why}`);
   const json = JSON.stringify(value);
   if (json.length > VALUE_JSON_CHARS_MAX) {
     throw invalid(`${where()}: ${json.length} chars of JSON, more than ${VALUE_JSON_CHARS_MAX}`);

@@ -84,19 +84,10 @@ export class Router {
     this.route(target, body);
   }
 
-  /** Live peers we know of: successors, fingers, then cached ones (in that order, no duplicates). */
-  knownPeers(): PeerId[] {
-    const out = new Set<PeerId>();
-    for (const p of [...this.ring.succs, ...this.fingers.peers(), ...this.cache.map((c) => c.peer)]) {
-      if (p !== this.ctx.self && !this.fd.isSuspected(p)) out.add(p);
-    }
-    return [...out];
-  }
-
   /**
    * Peers we exchange heartbeats with (predecessor, successors, fingers) and do not suspect:
-   * alive as far as we can tell now. Unlike knownPeers(), no routing-cache entry, which may
-   * name a peer we have not heard from for its whole TTL (one across a partition, say).
+   * alive as far as we can tell now. Never a peer known from the routing cache alone: we may
+   * not have heard from it for its whole TTL (it may be across a partition).
    */
   heartbeatPeers(): PeerId[] {
     const out = new Set<PeerId>();
