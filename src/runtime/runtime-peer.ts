@@ -417,13 +417,16 @@ export class RuntimePeer {
 export function placeNewPeer(known: readonly PeerId[], random: () => number): PeerId {
   const ids = [...new Set(known)].sort((a, b) => a - b);
   if (ids.length === 0) return chooseJoinId(ids, random);
-  // One known peer: the gap is the whole circle. (Taking its exact opposite gave every tab
-  // opened at once beside a ring of one the same id; the server refused all but one.)
+  // One known peer: its opposite, varied by at most 1/2048 of the circle. (The exact opposite
+  // gave every tab opened at once beside a ring of one the same id, and the server refused
+  // all but one; a wide variation unbalances the ring, and a peer whose range exceeds a
+  // quarter holds two replicas of some keys.)
   const gaps = ids.map((lo, i) => ({ lo, size: ids.length === 1 ? ID_SPACE : dist(lo, ids[(i + 1) % ids.length]!) }));
   const largest = Math.max(...gaps.map((g) => g.size));
   const wide = gaps.filter((g) => g.size >= 0.75 * largest);
   const g = wide[Math.floor(random() * wide.length)]!;
-  const offset = Math.floor(g.size / 2 + (random() - 0.5) * (g.size / 8));
+  const spread = ids.length === 1 ? g.size / 1024 : g.size / 8;
+  const offset = Math.floor(g.size / 2 + (random() - 0.5) * spread);
   return addId(g.lo, Math.min(g.size - 1, Math.max(1, offset)) % ID_SPACE);
 }
 
