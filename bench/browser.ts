@@ -26,6 +26,7 @@ import type { LoopResult, Quantiles } from '../e2e/pages/peer.ts';
 import { args } from './args.ts';
 import { q, round } from './stats.ts';
 import { loadavg } from 'node:os';
+import { processTreeCpuMs } from './proc-cpu.ts';
 
 const a = args();
 const tabsList = a.list('tabs', [1, 4, 8]);
@@ -85,10 +86,17 @@ async function runTabs(viteUrl: string, signaling: string, n: number): Promise<R
     const micro = n > 1 ? await pages[0]!.evaluate((p) => window.peer.micro(p), (await status(pages[0]!)).connected[0]!) : null;
     const before = await Promise.all(pages.map(status));
     const load = loadavg()[0]!;
+    const cpu0 = processTreeCpuMs(profiles);
     const t0 = Date.now();
     const inc: LoopResult[] = await Promise.all(pages.map((p, i) => p.evaluate((o) => window.peer.incrementLoop(o), { ...loop, prefix: `inc${i}` })));
+    const cpu1 = processTreeCpuMs(profiles);
     const after = await Promise.all(pages.map(status));
     const wall = Date.now() - t0;
+    const incDone = inc.reduce((s, r) => s + r.ok, 0);
+    // Every process of the browser(s) under test: workers, renderers, network, IndexedDB.
+    // CPU per second of the loop (warm-up included) over transactions per second of the window.
+    const cores = cpu0 === null || cpu1 === null ? null : (cpu1 - cpu0) / wall;
+    const browserCpu = cores === null ? null : { cpuMsPerTx: round((cores * 1000) / Math.max(1e-9, incDone / seconds)), cores: round(cores) };
     // Where the workers' time went during the increments (busy: inside the driver).
     const workers = after.map((st, i) => {
       const [b, d] = [before[i]!.stats, st.stats];
@@ -136,6 +144,7 @@ async function runTabs(viteUrl: string, signaling: string, n: number): Promise<R
       commitP50OverFloor: commit ? Math.round((commit.p50 / floor) * 100) / 100 : null,
       perMessageUs: micro && { dataChannelSend300B: round(micro.sendBigUs), decode: round(micro.decodeUs), jsonParse: round(micro.parseUs) },
       loadAverageAtStart: Math.round(load * 10) / 10,
+      browserCpu,
       workers,
       protocol,
       failed: { increments: inc.reduce((s, r) => s + r.failed, 0), reads: reads.reduce((s, r) => s + r.failed, 0) },

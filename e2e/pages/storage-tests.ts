@@ -109,6 +109,81 @@ export function registerStorageTests(api: SuiteApi): void {
       await fresh.destroy();
     });
 
+    api.it('the log is checkpointed; state after reopen equals a model; short-lived records never reach the checkpoint', async () => {
+      const name = uniqueName('checkpoint');
+      const log = { log_entries_max: 8, checkpoint_records_max: 3 };
+      const a = await IndexedDbStorage.open(name, { log });
+      const model = new Map<string, Json>();
+      for (let i = 0; i < 100; i++) {
+        // Long-lived keys rewritten again and again, and a record that lives for one commit.
+        const puts: Array<[string, Json]> = [[`k${i % 7}`, i], [`tmp${i}`, { i }]];
+        const dels = i > 0 ? [`tmp${i - 1}`] : [];
+        await a.write({ puts, dels });
+        for (const [k, v] of puts) model.set(k, v);
+        for (const k of dels) model.delete(k);
+      }
+      if (a.stats.checkpoints < 5) throw new Error(`only ${a.stats.checkpoints} checkpoints for 100 commits`);
+      const expected = [...model].sort(([x], [y]) => (x < y ? -1 : 1));
+      assertEqual(await a.loadAll(), expected, 'state before reopen');
+      // Per checkpoint of 8 commits: the 7 long-lived keys, the live tmp key and the delete of
+      // the one checkpointed before; not the 7 tmp keys that lived and died in between.
+      if (a.stats.checkpointRecords > a.stats.checkpoints * 9 + 9) throw new Error(`${a.stats.checkpointRecords} records checkpointed`);
+      await a.close();
+      const b = await IndexedDbStorage.open(name, { log });
+      assertEqual(await b.loadAll(), expected, 'state after reopen');
+      assertEqual((await b.usage()).records, expected.length, 'usage after reopen');
+      await b.destroy();
+    });
+
+    api.it('an interrupted checkpoint loses nothing and is done again later', async () => {
+      const name = uniqueName('interrupted');
+      const log = { log_entries_max: 4, checkpoint_records_max: 2 };
+      const a = await IndexedDbStorage.open(name, { log });
+      await a.loadAll();
+      a.abortCheckpointChunks(2); // the second chunk fails after the first was written
+      const model = new Map<string, Json>();
+      for (let i = 0; i < 12; i++) {
+        const puts: Array<[string, Json]> = [[`k${i % 5}`, i]];
+        const dels = i % 3 === 2 ? [`k${(i + 1) % 5}`] : [];
+        await a.write({ puts, dels });
+        for (const [k, v] of puts) model.set(k, v);
+        for (const k of dels) model.delete(k);
+      }
+      if (a.stats.checkpointFailures === 0) throw new Error('no checkpoint failed');
+      const expected = [...model].sort(([x], [y]) => (x < y ? -1 : 1));
+      await a.close();
+      const b = await IndexedDbStorage.open(name, { log });
+      assertEqual(await b.loadAll(), expected, 'state after an interrupted checkpoint');
+      for (let i = 0; i < 8; i++) await b.write({ puts: [[`k${i % 5}`, 100 + i]], dels: [] });
+      for (let i = 0; i < 8; i++) model.set(`k${i % 5}`, 100 + i);
+      if (b.stats.checkpoints === 0) throw new Error('no checkpoint after reopening');
+      await b.close();
+      const c = await IndexedDbStorage.open(name, { log });
+      assertEqual(await c.loadAll(), [...model].sort(([x], [y]) => (x < y ? -1 : 1)), 'state after a later checkpoint');
+      await c.destroy();
+    });
+
+    api.it('a version-1 database (records only) opens with its records', async () => {
+      const name = uniqueName('v1');
+      await new Promise<void>((resolve, reject) => {
+        const req = indexedDB.open(name, 1);
+        req.onupgradeneeded = () => {
+          const store = req.result.createObjectStore('records');
+          store.put(JSON.stringify({ a: 1 }), 'a');
+          store.put(JSON.stringify([2]), 'b');
+        };
+        req.onsuccess = () => (req.result.close(), resolve());
+        req.onerror = () => reject(req.error);
+      });
+      const a = await IndexedDbStorage.open(name);
+      assertEqual(await a.loadAll(), [['a', { a: 1 }], ['b', [2]]], 'records of version 1');
+      await a.write({ puts: [['c', 3]], dels: ['a'] });
+      await a.close();
+      const b = await IndexedDbStorage.open(name);
+      assertEqual(await b.loadAll(), [['b', [2]], ['c', 3]], 'after a write and reopen');
+      await b.destroy();
+    });
+
     api.it('estimate() reports the origin usage and quota', async () => {
       const a = await IndexedDbStorage.open(uniqueName('estimate'));
       const e = await a.estimate();
