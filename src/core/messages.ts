@@ -155,7 +155,12 @@ export const Msg = v.variant('t', [
    * 'none' (it held no trusted data of some of it).
    */
   v.strictObject({ t: v.literal('rep_items'), lo: id, hi: id, items: repItems, done: v.boolean(), state: v.picklist(['auth', 'stale', 'none']), seq: uint }),
-  v.strictObject({ t: v.literal('rep_items_ack'), lo: id, hi: id }),
+  /**
+   * Every chunk of the handover of (lo, hi] arrived and what it carried is durable. `state`
+   * echoes the handover's: the sender may have handed one range twice (first as 'none', then
+   * with the authority it received later), and only the matching one is done.
+   */
+  v.strictObject({ t: v.literal('rep_items_ack'), lo: id, hi: id, state: v.optional(v.picklist(['auth', 'stale', 'none'])) }),
   /** Answer to rep_sync: items with position in (lo, coveredTo]; status 'ok' when the sender is authoritative for that part. */
   v.strictObject({ t: v.literal('rep_sync_reply'), reqId, status: v.picklist(['ok', 'stored', 'unknown']), items: repItems, coveredTo: id, range: v.nullable(range) }),
   /**

@@ -23,6 +23,10 @@ describe('RangeSet', () => {
           }
         }
         for (const p of probes) expect(set.contains(p), `probe ${p}`).toBe(model.get(p));
+        // arcs(): the same points, an arc through zero as one arc, none of them empty.
+        const arcs = set.arcs();
+        for (const p of probes) expect(arcs.some(([lo, hi]) => inOpenClosed(p, lo, hi)), `probe ${p} in arcs`).toBe(model.get(p));
+        expect(arcs.filter(([lo, hi]) => inOpenClosed(0, lo, hi)).length).toBeLessThanOrEqual(1);
       }),
       { numRuns: 500, seed: 3 },
     );

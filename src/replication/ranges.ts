@@ -79,6 +79,19 @@ export class RangeSet {
     return this.iv.map(([a, b]) => [a, b]);
   }
 
+  /**
+   * The set as arcs (lo, hi] of the circle: an arc through zero is one arc, not the two
+   * intervals it is kept as (a handover of it must end where the arc ends).
+   */
+  arcs(): Interval[] {
+    const out = this.iv.map(([a, b]): Interval => [a < 0 ? TOP : a, b]);
+    if (out.length > 1 && this.iv[0]![0] < 0 && this.iv[this.iv.length - 1]![1] === TOP) {
+      const first = out.shift()!;
+      out[out.length - 1]![1] = first[1];
+    }
+    return out;
+  }
+
   private addInterval(a: number, b: number): void {
     let na = a;
     let nb = b;

@@ -106,6 +106,26 @@ export class Router {
     return null;
   }
 
+  /**
+   * Like cachedPeer, but only a peer we know to be reachable now: one we heartbeat and do not
+   * suspect, or whose answer renewed its entry within the failure detector's shortest
+   * timeout (fd_timeout_min_ms). A cache entry alone may be up to cache_entry_ttl_ms old:
+   * its peer may be across a partition we have not noticed (we never watched it), and a
+   * transaction whose acceptors sit there stays undecided, its keys locked, until the heal.
+   */
+  cachedLivePeer(target: PeerId): PeerId | null {
+    if (this.ring.isResponsible(target)) return this.ctx.self;
+    const now = this.ctx.now();
+    const oldest = now - Router.cache_entry_ttl_ms;
+    for (const c of this.cache) {
+      if (c.at < oldest || !inOpenClosed(target, c.lo, c.hi)) continue;
+      if (this.fd.isSuspected(c.peer)) return null;
+      if (now - c.at <= this.ctx.config.fd_timeout_min_ms || this.fd.isWatched(c.peer)) return c.peer;
+      return null;
+    }
+    return null;
+  }
+
   /** peer said it is responsible for (lo, hi]. */
   learn(range: readonly [PeerId, PeerId] | null, peer: PeerId): void {
     if (!range || peer === this.ctx.self || this.fd.isSuspected(peer)) return;

@@ -155,14 +155,18 @@ export class TransactionManager {
     ready();
   }
 
-  /** The acceptor slots: the peers responsible for the replica positions of the transaction id. */
+  /**
+   * The acceptor slots: the peers responsible for the replica positions of the transaction
+   * id, as far as we can tell they are reachable now (a cached peer only if we heard from it
+   * lately, else a lookup, which the peer answers itself).
+   */
   private resolveAcceptors(t: TmTx, done: () => void): void {
     const r = this.ctx.config.replication_factor;
     const positions = replicaPositions(keyPosition(t.id), r);
     const acc: PeerId[] = new Array(r);
     let missing = 0;
     positions.forEach((pos, s) => {
-      const p = this.router.cachedPeer(pos);
+      const p = this.router.cachedLivePeer(pos);
       if (p !== null) acc[s] = p;
       else {
         missing++;
