@@ -20,7 +20,9 @@ import { Simulation, type SimNode } from '../src/sim/simulation.ts';
  * part from a majority of the other replicas. Where two replicas of a key were handed on
  * that way at once (joins at once, or one peer whose range exceeds a quarter and holds two
  * slots of some keys), no majority of other replicas is left, and those keys stayed
- * unavailable for good. In the browser: tabs opened at the same moment.
+ * unavailable for good. In the browser: tabs opened at the same moment. Likewise a joiner
+ * handed its range while its join was slow to complete (a lost join_ok, a stalled tab):
+ * the grant lapsed before the range was its own.
  *
  * (b) Acceptors across a partition. A transaction manager took its acceptor slots from the
  * routing cache, whose entries live cache_entry_ttl_ms after the peer last answered: an
@@ -85,6 +87,53 @@ describe('(a) authority reaches a peer that joined before the data did', () => {
     expect(sim.members().reduce((n, m) => n + (m.peer.ctx.counters.get('handover.forwarded') ?? 0), 0)).toBeGreaterThan(0);
     for (const k of keys) {
       for (const p of [A, B, C, D]) expect(request(sim, p, { op: 'read', key: k }), `${k} read at ${p / ID_SPACE}`).toMatchObject({ ok: true, found: true, value: k });
+    }
+  });
+
+  it('a joiner whose join_ok was lost keeps the range it was handed, however long its join then takes', () => {
+    const sim = new Simulation({ seed: 63, network: { latency_min_ms: 2, latency_jitter_mean_ms: 0 } });
+    const A = at(0);
+    const D = at(0.05);
+    const B = at(0.7);
+    const J = at(0.36);
+    const K = at(0.4);
+    sim.addPeer(null, A);
+    sim.addPeer(A, D);
+    sim.runFor(200);
+    sim.addPeer(A, B);
+    expect(settle(sim, 30_000)).toBeGreaterThanOrEqual(0);
+    expect(sim.runUntilTrue(() => sim.members().every(authoritative), 30_000)).toBe(true);
+    const keys = Array.from({ length: 60 }, (_, i) => `j${i}`);
+    for (const k of keys) expect(request(sim, A, { op: 'tx_commit', tx: `init-${k}`, writes: [[k, k, true]] })).toMatchObject({ ok: true });
+
+    // J joins in front of B, which hands it (D, J] (0.31 of the circle: two slots of the keys
+    // in (0.05, 0.11]). B's join_ok and first copy of the items are lost; the items come again
+    // (handover retry) and J acknowledges them, but join_ok does not: K joined behind B at
+    // once, so B no longer heartbeats J and never hears that J is still joining. J's next
+    // attempt reaches K, whose join_ok is lost too for a while: J is in only some 7 s after it
+    // acknowledged B's items, long after a grant's usual window. Meanwhile K took (D, J] over
+    // empty and rebuilt all it could; it cannot rebuild the keys with two slots there.
+    let joinSeen = false;
+    sim.beforeDeliver = (_from, to, msg) => {
+      if (!joinSeen && to === B && msg.t === 'route' && msg.body.k === 'join' && msg.origin === J) {
+        joinSeen = true;
+        sim.partitions.cutOneWay(B, J);
+        sim.schedule(sim.now + 1, () => sim.partitions.heal());
+        sim.schedule(sim.now + 5, () => sim.addPeer(D, K));
+        sim.schedule(sim.now + 1_200, () => sim.partitions.cutOneWay(K, J));
+        sim.schedule(sim.now + 9_000, () => sim.partitions.heal());
+      }
+    };
+    sim.addPeer(D, J);
+    sim.runFor(10_000);
+    expect(joinSeen, 'the race was set up').toBe(true);
+    sim.beforeDeliver = null;
+    expect(settle(sim, 60_000)).toBeGreaterThanOrEqual(0);
+    const held = sim.runUntilTrue(() => sim.members().every(authoritative), 30_000);
+    const view = sim.members().map((m) => `${m.id / ID_SPACE}: empty ${JSON.stringify(m.peer.store.empty.intervals().map(([x, y]) => [x / ID_SPACE, y / ID_SPACE]))}`);
+    expect(held, `every peer authoritative over its range: ${view.join('; ')}`).toBe(true);
+    for (const k of keys) {
+      for (const p of [A, B, D, J, K]) expect(request(sim, p, { op: 'read', key: k }), `${k} read at ${p / ID_SPACE}`).toMatchObject({ ok: true, found: true, value: k });
     }
   });
 
