@@ -6,6 +6,8 @@ export function args(argv = process.argv.slice(2)) {
   };
   return {
     json: argv.includes('--json'),
+    /** A switch without a value: --threads. */
+    flag: (name: string) => argv.includes(`--${name}`),
     get,
     num: (name: string, dflt: number) => {
       const v = get(name);

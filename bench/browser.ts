@@ -26,7 +26,7 @@ import type { LoopResult, Quantiles } from '../e2e/pages/peer.ts';
 import { args } from './args.ts';
 import { q, round } from './stats.ts';
 import { loadavg } from 'node:os';
-import { processTreeCpuMs } from './proc-cpu.ts';
+import { processTreeCpuMs, threadCpuMs } from './proc-cpu.ts';
 
 const a = args();
 const tabsList = a.list('tabs', [1, 4, 8]);
@@ -87,16 +87,23 @@ async function runTabs(viteUrl: string, signaling: string, n: number): Promise<R
     const before = await Promise.all(pages.map(status));
     const load = loadavg()[0]!;
     const cpu0 = processTreeCpuMs(profiles);
+    const threads0 = a.flag('threads') ? threadCpuMs(profiles) : null;
     const t0 = Date.now();
     const inc: LoopResult[] = await Promise.all(pages.map((p, i) => p.evaluate((o) => window.peer.incrementLoop(o), { ...loop, prefix: `inc${i}` })));
     const cpu1 = processTreeCpuMs(profiles);
+    const threads1 = threads0 && threadCpuMs(profiles);
     const after = await Promise.all(pages.map(status));
     const wall = Date.now() - t0;
     const incDone = inc.reduce((s, r) => s + r.ok, 0);
     // Every process of the browser(s) under test: workers, renderers, network, IndexedDB.
     // CPU per second of the loop (warm-up included) over transactions per second of the window.
     const cores = cpu0 === null || cpu1 === null ? null : (cpu1 - cpu0) / wall;
-    const browserCpu = cores === null ? null : { cpuMsPerTx: round((cores * 1000) / Math.max(1e-9, incDone / seconds)), cores: round(cores) };
+    const txPerWallMs = Math.max(1e-9, incDone / seconds) / 1000;
+    const browserCpu = cores === null ? null : { cpuMsPerTx: round(cores / txPerWallMs), cores: round(cores) };
+    // --threads: CPU ms per transaction by process type / thread name, largest first.
+    const threadsMsPerTx = threads1 && Object.fromEntries(
+      [...threads1].map(([k, v]) => [k, (v - (threads0!.get(k) ?? 0)) / wall / txPerWallMs] as const).filter(([, v]) => v >= 0.01).sort((x, y) => y[1] - x[1]).map(([k, v]) => [k, round(v)]),
+    );
     // Where the workers' time went during the increments (busy: inside the driver).
     const workers = after.map((st, i) => {
       const [b, d] = [before[i]!.stats, st.stats];
@@ -145,6 +152,7 @@ async function runTabs(viteUrl: string, signaling: string, n: number): Promise<R
       perMessageUs: micro && { dataChannelSend300B: round(micro.sendBigUs), decode: round(micro.decodeUs), jsonParse: round(micro.parseUs) },
       loadAverageAtStart: Math.round(load * 10) / 10,
       browserCpu,
+      ...(threadsMsPerTx ? { threadsMsPerTx } : {}),
       workers,
       protocol,
       failed: { increments: inc.reduce((s, r) => s + r.failed, 0), reads: reads.reduce((s, r) => s + r.failed, 0) },

@@ -52,7 +52,7 @@ async function until(check: () => boolean, ms = 2_000): Promise<void> {
   }
 }
 
-function pair(options: { heartbeat_interval_ms?: number; link_silence_timeout_ms?: number } = {}) {
+function pair(options: { heartbeat_interval_ms?: number; link_silence_timeout_ms?: number; coalesce_wait_max_ms?: number } = {}) {
   const A = 10;
   const B = 20;
   const ports = { a: new FakePort(), b: new FakePort() };
@@ -167,5 +167,66 @@ describe('ChannelTransport partition switch (test-only)', () => {
     t.cb.onmessage!({ data: frames[2] });
     t.cb.onmessage!({ data: 'mnext' });
     expect(t.got.b).toEqual(['next']);
+  });
+});
+
+describe('ChannelTransport coalescing while a channel is busy', () => {
+  it('messages sent while the channel holds unsent data leave together, in order, once it drains', async () => {
+    const t = pair();
+    t.a.send(t.B, 'first'); // idle channel: at once
+    expect(t.ca.sent).toEqual(['mfirst']);
+    t.ca.bufferedAmount = 100; // the browser has not handed 'first' to SCTP yet
+    t.a.send(t.B, '{"n":2}');
+    t.a.send(t.B, '{"n":3}');
+    expect(t.ca.sent).toEqual(['mfirst']);
+    t.ca.bufferedAmount = 0;
+    t.ca.onbufferedamountlow!();
+    expect(t.ca.sent).toEqual(['mfirst', 'b{"n":2}\u0000{"n":3}']);
+    await until(() => t.got.b.length === 3);
+    expect(t.got.b).toEqual(['first', '{"n":2}', '{"n":3}']);
+    expect(t.a.stats().batches_sent).toBe(1);
+  });
+
+  it('pieces of a large message and messages holding U+0000 are never joined; order is kept', async () => {
+    const t = pair();
+    t.ca.bufferedAmount = 1;
+    const big = 'z'.repeat(FRAME_CHARS_MAX + 5);
+    for (const m of ['a', 'b', big, 'c', 'has\u0000nul', 'd', 'e']) t.a.send(t.B, m);
+    t.ca.bufferedAmount = 0;
+    t.ca.onbufferedamountlow!();
+    expect(t.ca.sent.map((f) => f[0])).toEqual(['b', 'f', 'm', 'm', 'm', 'b']); // [a,b] big c nul [d,e]
+    await until(() => t.got.b.length === 7);
+    expect(t.got.b).toEqual(['a', 'b', big, 'c', 'has\u0000nul', 'd', 'e']);
+  });
+
+  it('a channel that never reports being drained is drained by the fallback timer', async () => {
+    const t = pair({ coalesce_wait_max_ms: 10 });
+    t.ca.bufferedAmount = 1;
+    t.a.send(t.B, 'x');
+    t.a.send(t.B, 'y');
+    expect(t.ca.sent).toEqual([]);
+    await until(() => t.got.b.length === 2);
+    expect(t.got.b).toEqual(['x', 'y']);
+  });
+
+  it('without a bufferedamountlow event (the Node binding) a busy channel sends at once', async () => {
+    class NoEventChannel extends FakeChannel {}
+    delete (NoEventChannel.prototype as { onbufferedamountlow?: unknown }).onbufferedamountlow;
+    const port = new FakePort();
+    const a = new ChannelTransport({ self: 1, port, heartbeat_interval_ms: 0 });
+    const ch = new NoEventChannel();
+    delete (ch as { onbufferedamountlow?: unknown }).onbufferedamountlow;
+    a.addChannel(2, ch as unknown as RTCDataChannel, 1);
+    ch.bufferedAmount = 1000;
+    a.send(2, 'now');
+    expect(ch.sent).toEqual(['mnow']);
+    await a.close();
+  });
+
+  it('garbage in a batch is dropped and counted; the rest is delivered', async () => {
+    const t = pair();
+    t.cb.onmessage!({ data: 'b{"ok":1}\u0000\u0000{"ok":2}' });
+    expect(t.got.b).toEqual(['{"ok":1}', '{"ok":2}']);
+    expect(t.b.stats().dropped_garbage).toBe(1);
   });
 });

@@ -12,6 +12,8 @@
  *   'f' + text   a piece of a message, more follow ('f'... 'm'); pieces never split a
  *                surrogate pair, since the channel carries UTF-8
  *   'p'          heartbeat, sent on an idle link; any frame proves the link alive
+ *   'b' + texts  several whole messages, separated by U+0000 (which JSON text never
+ *                holds raw; a message that contains it is never batched)
  * Anything else (binary, empty, unknown tag, a message over MESSAGE_BYTES_MAX) is dropped
  * and counted. Pieces exist because Chromium's SCTP limit (262144 bytes) equals
  * MESSAGE_BYTES_MAX, leaving no room for a header, and because big frames delay small
@@ -91,6 +93,11 @@ export interface ChannelTransportOptions {
   channel_buffered_bytes_high?: number;
   /** Frames waiting in the worker beyond this (bytes, UTF-16 x 2) close the link: losing a frame silently would break ordering. */
   backlog_bytes_max?: number;
+  /**
+   * Frames held while the channel still has data the browser has not handed to SCTP are
+   * sent within this many ms even if the channel never reports it drained.
+   */
+  coalesce_wait_max_ms?: number;
 }
 
 /** A network cut for tests (see the file comment). Peers in `in`: what they send us is dropped; in `out`: what we send them. */
@@ -115,6 +122,8 @@ export interface ChannelTransportStats {
   links_overflowed: number;
   relay_links: number;
   handler_errors: number;
+  /** 'b' frames sent: several messages that waited for a busy channel, in one send. */
+  batches_sent: number;
   /** Test partition: messages and heartbeats dropped on the way out / frames dropped on the way in; messages to out-cut peers without a link. */
   dropped_partition_out: number;
   dropped_partition_in: number;
@@ -126,6 +135,8 @@ export const FRAME_CHARS_MAX = 16 * 1024;
 const TAG_LAST = 'm';
 const TAG_PIECE = 'f';
 const TAG_PING = 'p';
+const TAG_BATCH = 'b';
+const BATCH_SEPARATOR = '\u0000';
 const PEER_ID_LIMIT = 2 ** 52;
 
 interface Link {
@@ -139,8 +150,16 @@ interface Link {
   pending: string[];
   pendingBytes: number;
   waitTimer: ReturnType<typeof setTimeout> | undefined;
-  /** Frames waiting for the channel's buffer to drain. */
+  /**
+   * Frames waiting for the channel's buffer to drain, and for each whether it is a whole
+   * message (a 'm' frame that may join a batch) rather than a piece or a heartbeat.
+   */
   backlog: string[];
+  backlogWhole: boolean[];
+  /** Fallback for a missed bufferedamountlow event: the backlog is drained by then anyway. */
+  backlogTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Hold frames while the channel is busy (it fires bufferedamountlow). */
+  coalesce: boolean;
   backlogBytes: number;
   /** Pieces of an incoming message; `discarding` skips the rest of an oversized one. */
   pieces: string[];
@@ -166,6 +185,7 @@ export class ChannelTransport implements NetworkAdapter {
   private readonly silenceMs: number;
   private readonly bufferedHigh: number;
   private readonly backlogMax: number;
+  private readonly coalesceWaitMs: number;
   private readonly counters: ChannelTransportStats = {
     messages_sent: 0,
     messages_received: 0,
@@ -182,6 +202,7 @@ export class ChannelTransport implements NetworkAdapter {
     links_overflowed: 0,
     relay_links: 0,
     handler_errors: 0,
+    batches_sent: 0,
     dropped_partition_out: 0,
     dropped_partition_in: 0,
     dropped_partition_messages: 0,
@@ -202,6 +223,7 @@ export class ChannelTransport implements NetworkAdapter {
     this.silenceMs = options.link_silence_timeout_ms ?? 5_000;
     this.bufferedHigh = options.channel_buffered_bytes_high ?? 4 * 1024 * 1024;
     this.backlogMax = options.backlog_bytes_max ?? 64 * 1024 * 1024;
+    this.coalesceWaitMs = options.coalesce_wait_max_ms ?? 20;
     this.port.addEventListener('message', this.onPortMessage);
     // A MessagePort delivers nothing to addEventListener listeners until started.
     (this.port as { start?: () => void }).start?.();
@@ -316,8 +338,12 @@ export class ChannelTransport implements NetworkAdapter {
     const link = this.freshLinkFor(peer);
     link.conn = conn;
     link.channel = channel;
+    // Frames wait while the channel is busy only where it says when it is drained (browsers
+    // do; the Node binding has no bufferedamountlow event, so there frames wait only above
+    // the high-water mark, drained by the fallback timer).
+    link.coalesce = 'onbufferedamountlow' in channel;
     channel.binaryType = 'arraybuffer';
-    channel.bufferedAmountLowThreshold = Math.floor(this.bufferedHigh / 4);
+    channel.bufferedAmountLowThreshold = 0;
     const current = (): boolean => this.links.get(peer) === link && link.channel === channel;
     channel.onopen = () => {
       if (current()) this.opened(link);
@@ -408,7 +434,10 @@ export class ChannelTransport implements NetworkAdapter {
       pendingBytes: 0,
       waitTimer: undefined,
       backlog: [],
+      backlogWhole: [],
       backlogBytes: 0,
+      backlogTimer: undefined,
+      coalesce: false,
       pieces: [],
       pieceChars: 0,
       discarding: false,
@@ -475,6 +504,8 @@ export class ChannelTransport implements NetworkAdapter {
     link.open = false;
     link.pending = [];
     link.backlog = [];
+    link.backlogWhole = [];
+    clearTimeout(link.backlogTimer);
     link.pieces = [];
     const ch = link.channel;
     if (ch) {
@@ -491,7 +522,7 @@ export class ChannelTransport implements NetworkAdapter {
       return;
     }
     if (data.length <= FRAME_CHARS_MAX) {
-      this.sendFrame(link, TAG_LAST + data);
+      this.sendFrame(link, TAG_LAST + data, !data.includes(BATCH_SEPARATOR));
       return;
     }
     let at = 0;
@@ -504,7 +535,15 @@ export class ChannelTransport implements NetworkAdapter {
     }
   }
 
-  private sendFrame(link: Link, frame: string): void {
+  /**
+   * Sends a frame now, or holds it in the backlog: above the high-water mark, and (where the
+   * channel reports being drained) while the channel still holds data the browser has not
+   * handed to SCTP. Why: every send() costs the worker a hop to the WebRTC network thread,
+   * and SCTP, DTLS and the network process a packet each; under load the next drain's frames
+   * for a peer come before the last ones left, so they wait and leave together as one 'b'
+   * frame. An idle link sends at once.
+   */
+  private sendFrame(link: Link, frame: string, whole = false): void {
     link.lastSent = now();
     this.counters.frames_sent++;
     if (link.relay) {
@@ -512,13 +551,19 @@ export class ChannelTransport implements NetworkAdapter {
       return;
     }
     const ch = link.channel!;
-    if (link.backlog.length > 0 || ch.bufferedAmount > this.bufferedHigh) {
+    if (link.backlog.length > 0 || ch.bufferedAmount > (link.coalesce ? 0 : this.bufferedHigh)) {
       link.backlog.push(frame);
+      link.backlogWhole.push(whole);
       link.backlogBytes += frame.length * 2;
       if (link.backlogBytes > this.backlogMax) {
         this.counters.links_overflowed++;
         this.down(link, `backlog over ${this.backlogMax} bytes`);
+        return;
       }
+      link.backlogTimer ??= setTimeout(() => {
+        link.backlogTimer = undefined;
+        if (this.links.get(link.peer) === link) this.drainBacklog(link);
+      }, this.coalesceWaitMs);
       return;
     }
     try {
@@ -528,20 +573,44 @@ export class ChannelTransport implements NetworkAdapter {
     }
   }
 
+  /** Sends what waited, runs of whole messages joined into 'b' frames, while under the high-water mark. */
   private drainBacklog(link: Link): void {
-    const ch = link.channel!;
+    const ch = link.channel;
+    if (!ch) return;
+    clearTimeout(link.backlogTimer);
+    link.backlogTimer = undefined;
+    const { backlog, backlogWhole } = link;
     let i = 0;
     try {
-      while (i < link.backlog.length && ch.bufferedAmount <= this.bufferedHigh) {
-        const frame = link.backlog[i++]!;
-        link.backlogBytes -= frame.length * 2;
+      while (i < backlog.length && ch.bufferedAmount <= this.bufferedHigh) {
+        let j = i + 1;
+        if (backlogWhole[i]) {
+          let chars = backlog[i]!.length;
+          while (j < backlog.length && backlogWhole[j] && chars + backlog[j]!.length <= FRAME_CHARS_MAX) chars += backlog[j++]!.length;
+        }
+        let frame = backlog[i]!;
+        if (j - i > 1) {
+          const texts: string[] = [];
+          for (let k = i; k < j; k++) texts.push(backlog[k]!.slice(1));
+          frame = TAG_BATCH + texts.join(BATCH_SEPARATOR);
+          this.counters.batches_sent++;
+        }
+        for (let k = i; k < j; k++) link.backlogBytes -= backlog[k]!.length * 2;
+        i = j;
         ch.send(frame);
       }
     } catch (err) {
       this.down(link, `send failed: ${String(err)}`);
       return;
     }
-    link.backlog.splice(0, i);
+    backlog.splice(0, i);
+    backlogWhole.splice(0, i);
+    if (backlog.length > 0) {
+      link.backlogTimer = setTimeout(() => {
+        link.backlogTimer = undefined;
+        if (this.links.get(link.peer) === link) this.drainBacklog(link);
+      }, this.coalesceWaitMs);
+    }
   }
 
   private receiveFrame(link: Link, frame: unknown): void {
@@ -564,6 +633,17 @@ export class ChannelTransport implements NetworkAdapter {
     }
     const tag = frame[0];
     if (tag === TAG_PING) return;
+    if (tag === TAG_BATCH && frame.length - 1 <= MESSAGE_BYTES_MAX && link.pieces.length === 0 && !link.discarding) {
+      for (const data of frame.slice(1).split(BATCH_SEPARATOR)) {
+        if (data.length === 0) {
+          this.counters.dropped_garbage++;
+          continue;
+        }
+        this.counters.messages_received++;
+        for (const h of this.messageHandlers) this.callHandler(() => h(link.peer, data));
+      }
+      return;
+    }
     if (tag !== TAG_LAST && tag !== TAG_PIECE) {
       this.counters.dropped_garbage++;
       return;
