@@ -55,6 +55,8 @@ export class Ring {
    * as members, a "not a member" answer from them is expected and must not drop them.
    */
   private readonly acceptedJoiners = new Map<PeerId, MsgOf<'join_ok'>>();
+  /** acceptedJoiners.size, read on every heartbeat reply without touching the map. */
+  private nAcceptedJoiners = 0;
 
   constructor(
     private readonly ctx: PeerContext,
@@ -126,6 +128,7 @@ export class Ring {
     this.setPred(q);
     const ok: MsgOf<'join_ok'> = { t: 'join_ok', pred: oldPred, succs: this.succListForOthers() };
     this.acceptedJoiners.set(q, ok);
+    this.nAcceptedJoiners = this.acceptedJoiners.size;
     this.ctx.counters.add('ring.join_accepted');
     this.ctx.send(q, ok);
     this.hooks.gaveRange(oldPred, q);
@@ -215,10 +218,10 @@ export class Ring {
     const self = this.ctx.self;
     if (pred !== null && pred !== self && inOpen(pred, self, from) && !this.fd.isSuspected(pred)) {
       // A peer joined between us (or we were in a branch): it becomes our successor.
-      this.setSuccs([pred, from, ...succs]);
+      this.setSuccsOf(pred, from, succs);
       return;
     }
-    this.setSuccs([from, ...succs]);
+    this.setSuccsOf(from, NaN, succs);
     if (pred !== self && (pred === null || this.fd.isSuspected(pred) || !inOpen(pred, self, from))) {
       this.ctx.send(from, { t: 'notify' });
     }
@@ -280,11 +283,15 @@ export class Ring {
   /** A heartbeat reply from a member. */
   onMember(p: PeerId): void {
     // (Every pong comes here; the map is almost always empty.)
-    if (this.acceptedJoiners.size > 0) this.acceptedJoiners.delete(p);
+    if (this.nAcceptedJoiners > 0) {
+      this.acceptedJoiners.delete(p);
+      this.nAcceptedJoiners = this.acceptedJoiners.size;
+    }
   }
 
   private onSuspect(p: PeerId): void {
     this.acceptedJoiners.delete(p);
+    this.nAcceptedJoiners = this.acceptedJoiners.size;
     if (this.status !== 'in') {
       if (this.status === 'joining' && this.joinContacts.includes(p)) this.ctx.counters.add('ring.join_contact_suspected');
       return;
@@ -338,17 +345,36 @@ export class Ring {
    * k long. A new successor is notified at once, so that it learns of us without waiting
    * for stabilization.
    */
-  private setSuccs(list: PeerId[]): void {
+  private setSuccs(list: readonly PeerId[]): void {
+    this.setSuccsOf(NaN, NaN, list);
+  }
+
+  /**
+   * setSuccs([a, b, ...rest]), leaving out a and b when NaN, without building that list. The
+   * list is built in a scratch array and kept only when it differs from the current one:
+   * most heartbeat replies repeat what we know, and a new array per reply, kept for the
+   * second until the next, was garbage that outlived the young generation.
+   */
+  private setSuccsOf(a: number, b: number, rest: readonly PeerId[]): void {
     const self = this.ctx.self;
-    const out: PeerId[] = [];
-    for (const p of list) {
-      if (p === self) break; // the list wrapped around the ring
-      if (!out.includes(p) && !this.fd.isSuspected(p)) out.push(p);
-      if (out.length === successor_list_length) break;
+    const out = this.scratch;
+    out.length = 0;
+    if ((a !== a || !this.offer(out, a, self)) && (b !== b || !this.offer(out, b, self))) {
+      for (let i = 0; i < rest.length; i++) if (this.offer(out, rest[i]!, self)) break;
     }
     if (out.length === 0) out.push(self);
     const old = this.succs;
-    this.succs = out;
+    if (old.length === out.length) {
+      let same = true;
+      for (let i = 0; i < out.length; i++) {
+        if (old[i] !== out[i]) {
+          same = false;
+          break;
+        }
+      }
+      if (same) return;
+    }
+    this.succs = out.slice();
     if (old[0] !== out[0]) {
       // Only the successor itself is heartbeated: the rest of the list is refreshed by its pongs.
       if (old[0] !== undefined) this.fd.unwatch(old[0], 'succ');
@@ -356,4 +382,13 @@ export class Ring {
       if (out[0] !== self && this.status === 'in') this.ctx.send(out[0]!, { t: 'notify' });
     }
   }
+
+  /** One candidate of setSuccsOf: appended unless a duplicate or suspected; true when the list is complete. */
+  private offer(out: PeerId[], p: PeerId, self: PeerId): boolean {
+    if (p === self) return true; // the list wrapped around the ring
+    if (!out.includes(p) && !this.fd.isSuspected(p)) out.push(p);
+    return out.length === successor_list_length;
+  }
+
+  private readonly scratch: PeerId[] = [];
 }

@@ -150,6 +150,8 @@ export class SimNode {
   held: Array<{ batch: number; envelopes: Envelope[]; replies: ClientReply[] }> = [];
   /** The id under which Simulation.nodes holds this node now; null once it is not there. */
   registeredAs: PeerId | null = null;
+  /** Its index in Simulation's dense list of registered nodes (-1 when not registered). */
+  slot = -1;
 
   constructor(
     public peer: Peer,
@@ -183,7 +185,13 @@ export class Simulation {
   delivered = 0;
   sent = 0;
   /** Messages sent by kind (route messages by the kind of their body), for measurements. */
-  readonly sentByKind = new Map<string, number>();
+  get sentByKind(): Map<string, number> {
+    const out = new Map<string, number>();
+    for (const [k, c] of this.sentCounts) out.set(k, c.n);
+    return out;
+  }
+  /** The counts behind sentByKind: one box per kind, so counting a message is one lookup. */
+  private readonly sentCounts = new Map<string, { n: number }>();
   private readonly queue = new EventQueue<SimEvent>();
   private readonly netRng: Rng;
   private readonly diskRng: Rng;
@@ -217,7 +225,7 @@ export class Simulation {
   addPeer(contact: PeerId | null, id?: PeerId): SimNode {
     const rng = this.rng.fork();
     // As a bootstrap server would: an id that halves the largest gap between known peers.
-    const chosen = id ?? chooseJoinId(this.live().map((n) => n.id), () => rng.next());
+    const chosen = id ?? chooseJoinId(this.selectIds(1), () => rng.next());
     const prev = this.nodes.get(chosen);
     if (prev?.alive) throw new Error(`peer id collision ${chosen}`);
     if (prev) {
@@ -239,17 +247,88 @@ export class Simulation {
 
   private register(id: PeerId, node: SimNode): void {
     const prev = this.nodes.get(id);
-    if (prev) prev.registeredAs = null;
+    if (prev) {
+      // Map.set on a present key keeps its place in the iteration order: so does the list.
+      prev.registeredAs = null;
+      node.slot = prev.slot;
+      prev.slot = -1;
+      this.list[node.slot] = node;
+    } else {
+      if (this.listLen === this.listIds.length) this.growList();
+      node.slot = this.listLen++;
+      this.list[node.slot] = node;
+    }
+    this.listIds[node.slot] = id;
     this.nodes.set(id, node);
     this.index.set(id, node);
     node.registeredAs = id;
+    this.refresh(node);
   }
 
   private unregister(id: PeerId): void {
     const prev = this.nodes.get(id);
-    if (prev) prev.registeredAs = null;
+    if (prev) {
+      prev.registeredAs = null;
+      // Rare (a crashed peer's id taken, a restart under a new id): close the gap in order.
+      const list = this.list;
+      for (let i = prev.slot + 1; i < this.listLen; i++) {
+        list[i - 1] = list[i]!;
+        list[i - 1]!.slot = i - 1;
+      }
+      this.listIds.copyWithin(prev.slot, prev.slot + 1, this.listLen);
+      this.listFlags.copyWithin(prev.slot, prev.slot + 1, this.listLen);
+      this.listLen--;
+      list.length = this.listLen;
+      prev.slot = -1;
+    }
     this.nodes.delete(id);
     this.index.delete(id);
+  }
+
+  /**
+   * The registered nodes in this.nodes' iteration order, with each one's id and whether it is
+   * alive and a member, in typed arrays: live() and members() run for every join of a big
+   * ring (thousands of peers), and reading each node's state from its objects cost a few
+   * cache misses per peer. Kept by register/unregister; the flags by refresh(), called
+   * wherever `alive` or the peer changes and at the start of every flush (a peer's ring
+   * status changes only inside one of its steps, and every step is flushed before anything
+   * else runs).
+   */
+  private list: SimNode[] = [];
+  private listIds = new Float64Array(64);
+  private listFlags = new Uint8Array(64);
+  private listLen = 0;
+
+  private growList(): void {
+    const ids = new Float64Array(this.listIds.length * 2);
+    ids.set(this.listIds);
+    this.listIds = ids;
+    const flags = new Uint8Array(this.listFlags.length * 2);
+    flags.set(this.listFlags);
+    this.listFlags = flags;
+  }
+
+  /** Record n's state for live() and members(): bit 1 alive, bit 2 in the ring. */
+  private refresh(n: SimNode): void {
+    if (n.slot < 0) return;
+    this.listFlags[n.slot] = (n.alive ? 1 : 0) | (n.peer.ring.status === 'in' ? 2 : 0);
+  }
+
+  /** Nodes (or their ids) whose flags include every bit of mask, in this.nodes' order. */
+  private select(mask: number): SimNode[] {
+    const out: SimNode[] = [];
+    const flags = this.listFlags;
+    const list = this.list;
+    for (let i = 0; i < this.listLen; i++) if ((flags[i]! & mask) === mask) out.push(list[i]!);
+    return out;
+  }
+
+  private selectIds(mask: number): PeerId[] {
+    const out: PeerId[] = [];
+    const flags = this.listFlags;
+    const ids = this.listIds;
+    for (let i = 0; i < this.listLen; i++) if ((flags[i]! & mask) === mask) out.push(ids[i]!);
+    return out;
   }
 
   /** this.nodes again, for the hot path (kept by register and unregister, as nodes is). */
@@ -261,13 +340,14 @@ export class Simulation {
    * every event in rings of thousands of peers).
    */
   private nodeAt(id: PeerId, hint: SimNode | undefined): SimNode | undefined {
-    return hint !== undefined && hint.registeredAs === id ? hint : this.index.get(id);
+    // hint.registeredAs === id, read from the list (a number field is one more object to load).
+    return hint !== undefined && hint.slot >= 0 && this.listIds[hint.slot] === id ? hint : this.index.get(id);
   }
 
   /** contact first, then up to 3 other members picked by the seed. */
   private contactsFor(contact: PeerId | null): PeerId[] {
     if (contact === null) return [];
-    const others = this.members().map((n) => n.id).filter((id) => id !== contact);
+    const others = this.selectIds(3).filter((id) => id !== contact);
     const out = [contact];
     for (let i = 0; i < 3 && others.length > 0; i++) out.push(others.splice(Math.floor(this.rng.next() * others.length), 1)[0]!);
     return out;
@@ -285,6 +365,7 @@ export class Simulation {
     const n = this.nodes.get(id);
     if (!n || !n.alive) return;
     n.alive = false;
+    this.refresh(n);
     n.paused = false;
     n.backlog = [];
     n.incarnation++;
@@ -316,6 +397,7 @@ export class Simulation {
       this.register(n.peer.id, n);
     }
     n.alive = true;
+    this.refresh(n);
     n.wakeAt = Infinity;
     n.peer.start(this.contactsFor(contact));
     this.trace.add(this.now, 4, id, 0, 0);
@@ -337,6 +419,7 @@ export class Simulation {
       if (n.peer.finished) {
         this.schedule(this.now + 10, () => {
           n.alive = false;
+          this.refresh(n);
           n.incarnation++;
         });
       } else this.schedule(this.now + 200, gone);
@@ -361,12 +444,12 @@ export class Simulation {
   }
 
   live(): SimNode[] {
-    return [...this.nodes.values()].filter((n) => n.alive);
+    return this.select(1);
   }
 
   /** Peers in the ring now (alive and status 'in'). */
   members(): SimNode[] {
-    return this.live().filter((n) => n.peer.ring.status === 'in');
+    return this.select(3);
   }
 
   // ---------------------------------------------------------------- clients
@@ -524,6 +607,8 @@ export class Simulation {
   /** Carry out a peer's effects. */
   private flush(n: SimNode): void {
     const out: Output = n.peer.drain();
+    // The step just taken may have changed its ring status (before any listener runs).
+    this.refresh(n);
     // Indexed loops: for-of over these (often shared, frozen, empty) arrays allocated an
     // iterator per loop on the hot path.
     const id = n.id;
@@ -622,7 +707,9 @@ export class Simulation {
   private transmit(from: PeerId, env: Envelope): void {
     this.sent++;
     const kind = env.msg.t === 'route' ? routeKind(env.msg.body.k) : env.msg.t;
-    this.sentByKind.set(kind, (this.sentByKind.get(kind) ?? 0) + 1);
+    const count = this.sentCounts.get(kind);
+    if (count !== undefined) count.n++;
+    else this.sentCounts.set(kind, { n: 1 });
     const to = env.to;
     const node = this.index.get(to);
     const incarnation = node?.incarnation ?? 0;
