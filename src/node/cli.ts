@@ -50,11 +50,35 @@ export async function main(argv: string[]): Promise<number> {
   }
   const listen = values.listen === undefined ? undefined : Number(values.listen);
   const interval = Number(values['status-interval-ms'] ?? STATUS_INTERVAL_MS_DEFAULT);
-  if (!values.room || !values.data || (!values.signaling && listen === undefined) || (listen !== undefined && !Number.isInteger(listen)) || !(interval > 0)) {
+  if (!values.room || !values.data || (!values.signaling && listen === undefined) || !(interval > 0)) {
     console.error(USAGE);
     return 2;
   }
+  if (listen !== undefined && !(Number.isInteger(listen) && listen >= 0 && listen <= 65535)) {
+    console.error(`--listen needs a TCP port (0 to 65535; 0 picks a free one), not "${values.listen}"\n${USAGE}`);
+    return 2;
+  }
+  if (values.signaling !== undefined && !isWebSocketUrl(values.signaling)) {
+    console.error(`--signaling needs a ws:// or wss:// URL, not "${values.signaling}"\n${USAGE}`);
+    return 2;
+  }
   const data = resolve(values.data);
+  // Signals are ours from here on, before anything is printed: a signal that came between
+  // the "peer ... is new" line and its handler killed the process without a leave.
+  let stop: (signal: string) => void = () => {};
+  let early: string | null = null;
+  let startFinished = false;
+  const onSignal = (signal: string) => {
+    if (startFinished) return stop(signal);
+    if (early !== null) {
+      log(`${signal} again while starting: stopping at once`);
+      process.exit(1);
+    }
+    early = signal;
+    log(`${signal} while starting: leaving as soon as the peer is in the ring (again to stop at once)`);
+  };
+  process.on('SIGINT', () => onSignal('SIGINT'));
+  process.on('SIGTERM', () => onSignal('SIGTERM'));
   log(`starting: room ${values.room}, data ${data}${values.signaling ? `, signaling ${values.signaling}` : ''}${listen !== undefined ? `, hosting signaling on port ${listen}` : ''}`);
   const peer = await NodePeer.start({
     room: values.room,
@@ -71,12 +95,21 @@ export async function main(argv: string[]): Promise<number> {
     last = view;
     log(`${hex(s.id)} at ${position(s.id)}: ${view}; ring size ~${s.ringSizeEstimate}, items ${s.items}`);
   };
-  const poll = setInterval(() => report(false), CHANGE_POLL_MS);
+  // Started through npx or npm run, this process is a shell's child: a SIGTERM sent to npm
+  // only (a service manager that signals the main process, or kill with npm's pid) ends npm
+  // and the shell and leaves us running, orphaned, with the port and the data directory.
+  // Our parent's exit is taken as that signal (process.ppid is read once at start, so ask
+  // whether that process still exists).
+  const parent = process.ppid;
+  const poll = setInterval(() => {
+    if (!processExists(parent)) stop('parent process exited');
+    else report(false);
+  }, CHANGE_POLL_MS);
   const periodic = setInterval(() => report(true), interval);
   report(true);
   return new Promise<number>((done) => {
     let stopping = false;
-    const stop = (signal: string) => {
+    stop = (signal: string) => {
       if (stopping) {
         log(`${signal} again: stopping without handover`);
         void peer.close().then(() => done(1));
@@ -98,9 +131,28 @@ export async function main(argv: string[]): Promise<number> {
         },
       );
     };
-    process.on('SIGINT', () => stop('SIGINT'));
-    process.on('SIGTERM', () => stop('SIGTERM'));
+    startFinished = true;
+    if (early !== null) stop(early);
   });
+}
+
+function processExists(pid: number): boolean {
+  if (!(pid > 1)) return true; // no parent to watch (or init itself)
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+function isWebSocketUrl(s: string): boolean {
+  try {
+    const u = new URL(s);
+    return u.protocol === 'ws:' || u.protocol === 'wss:';
+  } catch {
+    return false;
+  }
 }
 
 function hex(id: PeerId): string {

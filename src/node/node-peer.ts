@@ -12,7 +12,8 @@
  * through the overlay as well (runtime-peer.ts), so connections keep opening when the
  * server is gone.
  */
-import { mkdir } from 'node:fs/promises';
+import { mkdir, stat } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { WebSocket } from 'ws';
 import { FileStorage } from '../adapters/file-storage.ts';
 import { Db, type DbOptions } from '../api/db.ts';
@@ -56,6 +57,37 @@ export interface NodePeerStatus extends RuntimeStatus {
 
 const JOIN_TIMEOUT_MS_DEFAULT = 60_000;
 
+/**
+ * Creates the data directory and its missing parents, with an error that names it. Not
+ * `mkdir(dir, { recursive: true })`: on some file systems (/proc, for one) that never returns.
+ */
+async function makeDataDir(dir: string, depth = 0): Promise<void> {
+  const fail = (why: string): never => {
+    throw new Error(`cannot use ${dir} as the data directory: ${why}`);
+  };
+  try {
+    await mkdir(dir);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST') {
+      const st = await stat(dir).catch(() => null);
+      if (st?.isDirectory()) return;
+      fail('it exists and is not a directory');
+    }
+    if (code === 'ENOENT' && depth < 64 && dirname(dir) !== dir) {
+      await makeDataDir(dirname(dir), depth + 1);
+      try {
+        await mkdir(dir);
+        return;
+      } catch (e2) {
+        if ((e2 as NodeJS.ErrnoException).code === 'EEXIST' && (await stat(dir).catch(() => null))?.isDirectory()) return;
+        fail((e2 as Error).message);
+      }
+    }
+    fail((e as Error).message);
+  }
+}
+
 export class NodePeer {
   /** The key/value API, served by this peer. */
   readonly db: Db;
@@ -75,7 +107,7 @@ export class NodePeer {
 
   /** Opens storage, settles the identity, starts and waits until the peer is in the ring. */
   static async start(opts: NodePeerOptions): Promise<NodePeer> {
-    await mkdir(opts.data, { recursive: true });
+    await makeDataDir(opts.data);
     const server = opts.listen ? await startSignalingServer({ port: opts.listen.port, host: opts.listen.host ?? '127.0.0.1', log: () => {} }) : null;
     const signaling = opts.signaling ?? server?.url;
     if (signaling === undefined) throw new Error('a signaling URL is needed (or listen, to host one)');
