@@ -5,6 +5,9 @@ import { href } from './router.ts';
 import { findSample, importExport, sample_file, sample_pages, type ImportProgress } from './importer.ts';
 import type { WikiStore } from './wiki-store.ts';
 
+/** Progress this long overdue is reported as a stall. */
+const import_stall_ms = 20_000;
+
 /** Import a MediaWiki XML export (the bundled sample or a file the user picks), with progress. */
 export function importView(store: WikiStore): HTMLElement {
   const sampleBtn = el('button', { class: 'primary', disabled: true, 'data-testid': 'import-sample' }, ['Looking for the sample…']);
@@ -13,19 +16,27 @@ export function importView(store: WikiStore): HTMLElement {
   const bar = el('progress', { max: 1, value: 0, class: 'import-bar' });
   const line = el('p', { class: 'small', 'data-testid': 'import-progress' }, ['Nothing imported yet.']);
   const errors = el('div');
+  const stall = el('p', { class: 'notice info small', hidden: true, 'data-testid': 'import-stalled' });
   let controller: AbortController | null = null;
+  let lastProgressAt = 0;
 
   const show = (p: ImportProgress) => {
-    // Saving pages is most of the work; indexing their links the rest.
+    lastProgressAt = Date.now();
+    stall.hidden = true;
+    // Saving the pages and writing the shared lists take about as long as each other on the sample.
     const pagesPart = p.phase === 'links' ? 1 : p.pagesTotal ? p.pages / p.pagesTotal : p.bytesTotal ? p.bytesRead / p.bytesTotal : 0;
-    const linksPart = p.phase === 'links' && p.pages > 0 ? p.linked / p.pages : 0;
-    bar.value = Math.min(1, 0.8 * pagesPart + 0.2 * linksPart);
+    const listsPart = p.phase === 'links' && p.listsTotal > 0 ? p.listsDone / p.listsTotal : 0;
+    bar.value = Math.min(1, 0.5 * pagesPart + 0.5 * listsPart);
+    const secs = (p.elapsedMs / 1000).toFixed(0);
+    const n = (x: number) => x.toLocaleString('en');
     const rate = p.elapsedMs > 0 ? (p.pages / p.elapsedMs) * 1000 : 0;
     line.textContent = p.done
-      ? `Import complete: ${p.pages} pages, links indexed (${p.created} new, ${p.updated} updated, ${p.unchanged} unchanged${p.failed.length ? `, ${p.failed.length} failed` : ''}) in ${(p.elapsedMs / 1000).toFixed(1)} s.`
+      ? `Import complete: ${n(p.pages)} pages (${n(p.created)} new, ${n(p.updated)} updated, ${n(p.unchanged)} unchanged${p.failed.length ? `, ${p.failed.length} failed` : ''}), ${n(p.listsDone)} title and backlink lists for ${n(p.linkTargets)} linked titles, in ${(p.elapsedMs / 1000).toFixed(1)} s.`
       : p.phase === 'pages'
-        ? `Saving pages: ${p.pages}${p.pagesTotal ? ` of ${p.pagesTotal}` : ''} · ${formatBytes(p.bytesRead)} read · ${rate.toFixed(1)} pages/s · now: ${p.current}`
-        : `Indexing links between the imported pages: ${p.linked} of ${p.pages} · now: ${p.current}`;
+        ? `Saving pages: ${n(p.pages)}${p.pagesTotal ? ` of ${n(p.pagesTotal)}` : ''} · ${formatBytes(p.bytesRead)} read · ${rate.toFixed(1)} pages/s · ${secs} s · now: ${p.current}`
+        : p.listsDone < p.listsTotal
+          ? `Writing the title index and backlink lists: ${n(p.listsDone)} of ${n(p.listsTotal)} lists (the imported pages link to ${n(p.linkTargets)} titles) · ${secs} s · now: ${p.current}`
+          : `Marking pages as indexed${p.repaired ? `, re-indexed ${p.repaired} edited during the import` : ''} · ${secs} s`;
     line.dataset.done = String(p.done);
     if (p.done) bar.value = 1;
     errors.replaceChildren(
@@ -41,11 +52,25 @@ export function importView(store: WikiStore): HTMLElement {
     file.disabled = true;
     cancel.disabled = false;
     line.dataset.done = 'false';
+    lastProgressAt = Date.now();
+    // Operations wait while the replicas they need are out of reach (a ring re-forming): say so.
+    const watchdog = setInterval(() => {
+      const quiet = Date.now() - lastProgressAt;
+      if (quiet < import_stall_ms) return;
+      stall.hidden = false;
+      stall.textContent = `No answer from the ring for ${Math.round(quiet / 1000)} s. The import goes on when the peers holding the data answer again; the status at the top shows whether this tab is connected.`;
+    }, 1000);
     try {
-      await importExport(store, bytes, total, pages, show, controller.signal);
+      const p = await importExport(store, bytes, total, pages, show, controller.signal);
+      if (!p.done) {
+        line.textContent = `Import stopped after ${p.pages} pages. What was saved stays; importing the same file again skips the pages already there and finishes the rest.`;
+        line.dataset.done = 'stopped';
+      }
     } catch (e) {
       errors.replaceChildren(el('p', { class: 'notice error', role: 'alert' }, [`Import stopped: ${describeError(e)}`]));
     } finally {
+      clearInterval(watchdog);
+      stall.hidden = true;
       cancel.disabled = true;
       file.disabled = false;
       sampleBtn.disabled = sampleUrl === null;
@@ -92,6 +117,7 @@ export function importView(store: WikiStore): HTMLElement {
     ]),
     bar,
     line,
+    stall,
     errors,
   ]);
 }

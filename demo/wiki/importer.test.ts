@@ -24,7 +24,7 @@ describe('import of a MediaWiki export on the simulated ring', () => {
     const w = new WikiStore(dbs[0]!);
     const seen: ImportProgress[] = [];
     const p = await run(importExport(w, gzipped(exportXml), null, 3, (x) => seen.push(x), new AbortController().signal));
-    expect(p).toMatchObject({ done: true, pages: 3, created: 3, linked: 3, failed: [] });
+    expect(p).toMatchObject({ done: true, pages: 3, created: 3, linkTargets: 3, failed: [] });
     expect(seen.some((s) => s.phase === 'pages' && s.pages === 1)).toBe(true);
     const alpha = await run(w.load('Alpha'));
     expect(alpha?.text).toBe('[[Beta]] and [[Missing]] & <b>x</b> [[Category:Letters]]');
@@ -32,9 +32,66 @@ describe('import of a MediaWiki export on the simulated ring', () => {
     expect(await run(w.categoryMembers('Letters'))).toEqual(['Alpha', 'Beta']);
     expect(await run(w.linksHere('Alpha'))).toEqual(['AlphA', 'Beta']);
     expect(await run(w.linksHere('Beta'))).toEqual(['Alpha']);
+    // A link to a page the export does not bring is indexed too (what links to a red link).
+    expect(await run(w.linksHere('Missing'))).toEqual(['Alpha']);
+    expect(await run(w.titlesStartingWith('A'))).toEqual(['AlphA', 'Alpha']);
+    for (const t of ['Alpha', 'Beta', 'AlphA']) expect((await run(w.page(t)))?.indexed).toBe(1);
     expect((await run(w.page('AlphA')))?.redirect).toBe('Alpha');
     const again = await run(importExport(w, gzipped(exportXml), null, 3, () => {}, new AbortController().signal));
     expect(again).toMatchObject({ done: true, unchanged: 3, created: 0 });
+  });
+
+  it('a page created later finds the imported pages that link to it; editing an imported page keeps its lists right', async () => {
+    const { dbs, run } = simCluster(4, 23);
+    const w = new WikiStore(dbs[0]!);
+    await run(importExport(w, gzipped(exportXml), null, 3, () => {}, new AbortController().signal));
+    const other = new WikiStore(dbs[2]!);
+    await run(other.save({ title: 'Missing', text: 'Now it exists.', baseRev: 0, author: 'b', comment: '' }));
+    expect(await run(other.linksHere('Missing'))).toEqual(['Alpha']);
+    await run(other.save({ title: 'Alpha', text: 'Only [[Gamma]] now.', baseRev: 1, author: 'b', comment: '' }));
+    expect(await run(other.linksHere('Missing'))).toEqual([]);
+    expect(await run(other.linksHere('Beta'))).toEqual([]);
+    expect(await run(other.linksHere('Gamma'))).toEqual(['Alpha']);
+    expect(await run(other.categoryMembers('Letters'))).toEqual(['Beta']);
+  });
+
+  it('a stopped import leaves pages marked as not indexed; importing again finishes the lists', async () => {
+    const { dbs, run } = simCluster(4, 24);
+    const w = new WikiStore(dbs[0]!);
+    const stop = new AbortController();
+    const first = await run(
+      importExport(w, gzipped(exportXml), null, 3, (x) => {
+        if (x.phase === 'links') stop.abort();
+      }, stop.signal),
+    );
+    expect(first.done).toBe(false);
+    expect((await run(w.page('Alpha')))?.indexed).toBe(0);
+    const again = await run(importExport(w, gzipped(exportXml), null, 3, () => {}, new AbortController().signal));
+    expect(again).toMatchObject({ done: true, unchanged: 3, failed: [] });
+    expect(await run(w.linksHere('Missing'))).toEqual(['Alpha']);
+    expect(await run(w.linksHere('Alpha'))).toEqual(['AlphA', 'Beta']);
+    expect((await run(w.page('Alpha')))?.indexed).toBe(1);
+  });
+
+  it('a page edited while the import writes its lists is re-indexed from its new text', async () => {
+    const { dbs, run } = simCluster(4, 25);
+    const w = new WikiStore(dbs[0]!);
+    const editor = new WikiStore(dbs[1]!);
+    let edited: Promise<unknown> | null = null;
+    const p = await run(
+      importExport(w, gzipped(exportXml), null, 3, (x) => {
+        if (x.phase === 'links' && !edited) edited = editor.save({ title: 'Alpha', text: 'Only [[Gamma]]. [[Category:Letters]]', baseRev: 1, author: 'e', comment: '' });
+      }, new AbortController().signal),
+    );
+    await run(edited!);
+    expect(p.done).toBe(true);
+    // Whatever order the import's lists and the edit committed in, a shown page ends indexed.
+    const rec = (await run(w.page('Alpha')))!;
+    if (rec.indexed !== rec.rev) await run(w.finishIndexing('Alpha'));
+    expect((await run(w.page('Alpha')))!.indexed).toBe(2);
+    expect(await run(w.linksHere('Gamma'))).toEqual(['Alpha']);
+    expect(await run(w.linksHere('Missing'))).toEqual([]);
+    expect(await run(w.linksHere('Beta'))).toEqual([]);
   });
 
   it('refuses a file that is not an export', async () => {

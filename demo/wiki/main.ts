@@ -13,6 +13,9 @@ import { normalizeTitle } from './titles.ts';
 import { key, WikiStore, type PageRecord } from './wiki-store.ts';
 import './wiki.css';
 
+/** A view that takes longer than this to load says it is waiting (and for how long). */
+const slow_view_ms = 2000;
+
 function sidebar(): HTMLElement {
   const go = el('input', { type: 'search', placeholder: 'Go to page…', 'data-testid': 'goto' });
   const form = el('form', { class: 'goto' }, [go]);
@@ -98,9 +101,14 @@ void startPage('wiki', async (client: DemoClient, main: HTMLElement) => {
         }
       };
       // Right after tabs (re)join, replicas may not answer yet: wait for them, and say so.
-      const view = await retryUnavailable(build, () => {
-        if (gen === generation) content.replaceChildren(el('p', { class: 'notice info' }, ['Waiting for the peers that hold this page to answer…']));
-      });
+      const started = Date.now();
+      const slow = setInterval(() => {
+        if (gen !== generation) return clearInterval(slow);
+        content.replaceChildren(
+          el('p', { class: 'notice info', 'data-testid': 'waiting' }, [`Waiting for the peers that hold this page to answer (${Math.round((Date.now() - started) / 1000)} s)… The status at the top shows whether this tab is connected.`]),
+        );
+      }, slow_view_ms);
+      const view = await retryUnavailable(build).finally(() => clearInterval(slow));
       if (gen !== generation) return;
       content.replaceChildren(...[tabs(route), view].filter((x): x is HTMLElement => x !== null));
       if (scrollTop) scrollTo(0, 0);

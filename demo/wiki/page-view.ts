@@ -1,7 +1,7 @@
 import { el } from '../shared/dom.ts';
 import { formatTime } from '../shared/format.ts';
 import { wikipediaAttribution } from './about-view.ts';
-import { href } from './router.ts';
+import { href, main_page } from './router.ts';
 import { namespaceOf, normalizeTitle } from './titles.ts';
 import type { Page, WikiStore } from './wiki-store.ts';
 import { analyse, render } from './wikitext.ts';
@@ -65,10 +65,24 @@ function revisionNote(page: Page, n: number | undefined): HTMLElement | null {
 
 async function missingPage(store: WikiStore, title: string): Promise<HTMLElement> {
   const backlinks = await store.linksHere(title);
+  const shown = 20;
   return el('div', { class: 'missing', 'data-testid': 'missing-page' }, [
     el('p', {}, ['There is no page with this title yet. ', el('a', { href: href.edit(title), class: 'create' }, ['Create it']), '.']),
+    title === main_page
+      ? el('p', { class: 'notice info' }, [
+          'This wiki is empty or has no main page. Write one, or ',
+          el('a', { href: href.import(), 'data-testid': 'welcome-import' }, ['import the sample of the 2006 Wikipedia']),
+          ' (491 pages) and browse it from ',
+          el('a', { href: href.all() }, ['All pages']),
+          '.',
+        ])
+      : null,
     backlinks.length
-      ? el('p', { class: 'muted' }, [`${backlinks.length} page${backlinks.length === 1 ? ' links' : 's link'} here: `, ...backlinks.slice(0, 20).flatMap((b, i) => [i ? ', ' : '', el('a', { href: href.page(b) }, [b])])])
+      ? el('p', { class: 'muted' }, [
+          `${backlinks.length} page${backlinks.length === 1 ? ' links' : 's link'} here: `,
+          ...backlinks.slice(0, shown).flatMap((b, i) => [i ? ', ' : '', el('a', { href: href.page(b) }, [b])]),
+          backlinks.length > shown ? [' … ', el('a', { href: href.linksHere(title) }, ['all of them'])] : '',
+        ].flat())
       : null,
   ]);
 }

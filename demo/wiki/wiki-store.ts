@@ -34,6 +34,13 @@ export const key = {
 export const history_in_page_max = 50;
 /** Keys one transaction may touch (the store's limit). */
 const tx_keys_max = limits.tx_keys_max;
+/**
+ * Lists updated per transaction outside a save (follow-ups, imports). Smaller transactions
+ * commit faster per key (the commit waits for every replica of every key): on 4 tabs of this
+ * machine, 16-key transactions on 16-32 concurrent workers wrote 200-250 lists/s, 63-key ones
+ * 50-75 (measured with the loop in demo/README.md).
+ */
+export const list_batch_keys = 16;
 /** Revisions read back at most when repairing lists whose update was interrupted. */
 const repair_revisions_max = 20;
 
@@ -92,17 +99,21 @@ export interface SaveRequest {
   /** Time of the revision (ms since epoch); now unless importing. */
   time?: number;
   /**
-   * Which link targets get this page in their backlink list now (all unless given). An
-   * import leaves out links to pages it does not bring and indexes the others after all
-   * its pages are saved (see importer.ts).
+   * Leave the backlink lists to the caller (an import, see importer.ts, which writes them
+   * for all its pages at once, by target). The save then updates only the category lists
+   * and leaves the page marked as not fully indexed (`indexed` < `rev`) until they are done.
    */
-  indexLink?: (target: string) => boolean;
+  deferLinks?: boolean;
+  /** Add a new page to the title index ("All pages") here; an import does it for all its pages at once. Default true. */
+  indexTitle?: boolean;
 }
 
 export interface SaveResult {
   rev: number;
   /** Lists still to update after the save's own transaction (0 when it did everything). */
   deferred: number;
+  /** The page record as the save wrote it. */
+  record: PageRecord;
 }
 
 /** A cheap 53-bit string hash (cyrb53): enough to tell an unchanged text on re-import. */
@@ -123,6 +134,9 @@ function listKeysOf(links: readonly string[], categories: readonly string[]): st
   return [...categories.map(key.category), ...links.map(key.linksHere)];
 }
 
+const categoryPrefix = key.category('');
+const isCategoryKey = (k: string) => k.startsWith(categoryPrefix);
+
 /** Put title in (or take it out of) the list at listKey, writing only when that changes it. */
 async function setMember(tx: Tx, listKey: string, title: string, member: boolean): Promise<void> {
   const list = ((await tx.get(listKey)) as string[] | undefined) ?? [];
@@ -131,6 +145,18 @@ async function setMember(tx: Tx, listKey: string, title: string, member: boolean
   if (member) tx.write(listKey, [...list, title]);
   else if (list.length === 1) tx.delete(listKey);
   else tx.write(listKey, list.filter((t) => t !== title));
+}
+
+/** Add titles to lists (each read once, written only when something is missing). */
+async function addMembers(tx: Tx, lists: ReadonlyArray<readonly [listKey: string, titles: readonly string[]]>): Promise<void> {
+  await Promise.all(
+    lists.map(async ([listKey, titles]) => {
+      const list = ((await tx.get(listKey)) as string[] | undefined) ?? [];
+      const have = new Set(list);
+      const missing = [...new Set(titles)].filter((t) => !have.has(t));
+      if (missing.length) tx.write(listKey, [...list, ...missing]);
+    }),
+  );
 }
 
 export class WikiStore {
@@ -191,7 +217,7 @@ export class WikiStore {
     if (!title) throw new Error('a page needs a title');
     const facts = analyse(req.text);
     const links = facts.links.filter((l) => l !== title);
-    const indexLink = req.indexLink ?? (() => true);
+    const deferLinks = req.deferLinks === true;
     const chunks = splitText(req.text);
     const time = req.time ?? Date.now();
     const bytes = new TextEncoder().encode(req.text).length;
@@ -205,8 +231,8 @@ export class WikiStore {
       tx.write(key.rev(title, n), rev as unknown as Json);
       chunks.forEach((c, i) => tx.write(key.text(title, n, i), c));
       // Lists whose membership changes, categories first (few, and the most visible).
-      const before = new Set(old ? listKeysOf(old.links.filter(indexLink), old.categories) : []);
-      const after = new Set(listKeysOf(links.filter(indexLink), facts.categories));
+      const before = new Set(old ? listKeysOf(old.links, old.categories) : []);
+      const after = new Set(listKeysOf(links, facts.categories));
       const changes: Array<[string, boolean]> = [
         ...[...after].filter((k) => !before.has(k)).map((k) => [k, true] as [string, boolean]),
         ...[...before].filter((k) => !after.has(k)).map((k) => [k, false] as [string, boolean]),
@@ -214,7 +240,8 @@ export class WikiStore {
       const used = 2 + chunks.length;
       const room = Math.max(0, tx_keys_max - used);
       const wasIndexed = !old || old.indexed === old.rev;
-      const now = wasIndexed ? changes.slice(0, room) : [];
+      const here = deferLinks ? changes.filter(([k]) => isCategoryKey(k)) : changes;
+      const now = wasIndexed ? here.slice(0, room) : [];
       // Reads of one transaction go out together: one round trip, not one per list.
       await Promise.all(now.map(([k, member]) => setMember(tx, k, title, member)));
       const deferred = changes.length - now.length;
@@ -230,14 +257,15 @@ export class WikiStore {
       };
       tx.write(key.page(title), record as unknown as Json);
       // When the page was fully indexed before, exactly the lists not changed here are left.
-      return { rev: n, deferred, left: wasIndexed ? changes.slice(now.length).map(([k]) => k) : null, created: !old };
+      const done = new Set(now.map(([k]) => k));
+      return { rev: n, deferred, left: wasIndexed ? changes.filter(([k]) => !done.has(k)).map(([k]) => k) : null, created: !old, record };
     });
     // The title index is one list per letter that every new page joins: inside the save it
-    // would make concurrent creations conflict (an import creates many at once). Its own
-    // small transaction retries cheaply; "All pages" may lag a save by a moment.
-    if (result.created) await this.db.transact((tx) => setMember(tx, key.titles(title), title, true));
-    if (result.deferred > 0) await this.finishIndexing(title, undefined, result.left ? { rev: result.rev, keys: result.left } : undefined);
-    return { rev: result.rev, deferred: result.deferred };
+    // would make concurrent creations conflict. Its own small transaction retries cheaply;
+    // "All pages" may lag a save by a moment.
+    if (result.created && req.indexTitle !== false) await this.indexTitles([title]);
+    if (result.deferred > 0 && !deferLinks) await this.finishIndexing(title, undefined, result.left ? { rev: result.rev, keys: result.left } : undefined);
+    return { rev: result.rev, deferred: result.deferred, record: result.record };
   }
 
   /**
@@ -259,7 +287,7 @@ export class WikiStore {
     const revs = only ? [] : await Promise.all(Array.from({ length: Math.max(0, rec.rev - from) }, (_, i) => this.db.get(key.rev(title, from + i))));
     for (const r of revs as Array<RevisionRecord | undefined>) if (r) for (const k of listKeysOf(r.links, r.categories)) suspects.add(k);
     const all = [...suspects];
-    const batch = tx_keys_max - 1; // the page record is read in every batch
+    const batch = list_batch_keys - 1; // the page record is read in every batch
     for (let i = 0; i < all.length; i += batch) {
       const part = all.slice(i, i + batch);
       const last = i + batch >= all.length;
@@ -275,37 +303,65 @@ export class WikiStore {
     return all.length;
   }
 
-  /**
-   * Put `title` in the backlink list of each target it still links to (read in the same
-   * transaction), in transactions of at most 64 keys.
-   */
-  async indexBacklinks(titleRaw: string, targets: readonly string[]): Promise<void> {
-    const title = normalizeTitle(titleRaw);
-    const batch = tx_keys_max - 1;
-    for (let i = 0; i < targets.length; i += batch) {
-      const part = targets.slice(i, i + batch);
-      await this.db.transact(async (tx) => {
-        const cur = (await tx.get(key.page(title))) as PageRecord | undefined;
-        const links = new Set(cur?.links ?? []);
-        await Promise.all(part.map((t) => setMember(tx, key.linksHere(t), title, links.has(t))));
-      });
+  /** Add titles to the title index ("All pages"), one list per first letter, a few lists per transaction. */
+  async indexTitles(titlesRaw: readonly string[]): Promise<void> {
+    const byList = new Map<string, string[]>();
+    for (const t of titlesRaw.map(normalizeTitle)) {
+      const k = key.titles(t);
+      if (!byList.has(k)) byList.set(k, []);
+      byList.get(k)!.push(t);
     }
+    const entries = [...byList];
+    for (let i = 0; i < entries.length; i += list_batch_keys) await this.db.transact((tx) => addMembers(tx, entries.slice(i, i + list_batch_keys)));
   }
 
-  /** Import one page: a new revision when its text differs from the current one, else nothing. */
+  /**
+   * Add sources to the backlink lists of targets, in one transaction (at most 64 targets;
+   * an import sends a few at a time). Sources already listed are not added twice.
+   */
+  async addBacklinks(entries: ReadonlyArray<readonly [target: string, sources: readonly string[]]>): Promise<void> {
+    if (entries.length > tx_keys_max) throw new RangeError(`at most ${tx_keys_max} backlink lists per transaction`);
+    await this.db.transact((tx) => addMembers(tx, entries.map(([t, sources]) => [key.linksHere(t), sources] as const)));
+  }
+
+  /**
+   * Mark pages as fully indexed at the revision given, in one transaction (at most 64
+   * pages), when they are still at that revision. Returns the titles that moved on (edited
+   * meanwhile: their lists need finishIndexing).
+   */
+  async markIndexed(pages: ReadonlyArray<{ title: string; rev: number }>): Promise<string[]> {
+    if (pages.length > tx_keys_max) throw new RangeError(`at most ${tx_keys_max} pages per transaction`);
+    return this.db.transact(async (tx) => {
+      const recs = (await Promise.all(pages.map((p) => tx.get(key.page(p.title))))) as Array<PageRecord | undefined>;
+      const moved: string[] = [];
+      pages.forEach((p, i) => {
+        const rec = recs[i];
+        if (!rec) return;
+        if (rec.rev !== p.rev) moved.push(p.title);
+        else if (rec.indexed !== rec.rev) tx.write(key.page(p.title), { ...rec, indexed: rec.rev } as unknown as Json);
+      });
+      return moved;
+    });
+  }
+
+  /**
+   * Import one page: a new revision when its text differs from the current one, else
+   * nothing. Options as for save (an import defers links and titles). Returns what happened
+   * and the page record as it is now.
+   */
   async importPage(
     p: { title: string; text: string; author: string; comment: string; time: number },
-    indexLink?: (target: string) => boolean,
-  ): Promise<'created' | 'updated' | 'unchanged'> {
+    opts: Pick<SaveRequest, 'deferLinks' | 'indexTitle'> = {},
+  ): Promise<{ outcome: 'created' | 'updated' | 'unchanged'; record: PageRecord }> {
     for (let attempt = 0; ; attempt++) {
       const rec = await this.page(p.title);
       if (rec && rec.textHash === textHash(p.text)) {
-        if (rec.indexed !== rec.rev) await this.finishIndexing(p.title);
-        return 'unchanged';
+        if (rec.indexed !== rec.rev && !opts.deferLinks) await this.finishIndexing(p.title);
+        return { outcome: 'unchanged', record: rec };
       }
       try {
-        await this.save({ title: p.title, text: p.text, baseRev: rec?.rev ?? 0, author: p.author, comment: p.comment, time: p.time, ...(indexLink ? { indexLink } : {}) });
-        return rec ? 'updated' : 'created';
+        const r = await this.save({ title: p.title, text: p.text, baseRev: rec?.rev ?? 0, author: p.author, comment: p.comment, time: p.time, ...opts });
+        return { outcome: rec ? 'updated' : 'created', record: r.record };
       } catch (e) {
         // Another tab imported or edited it meanwhile: look again.
         if (!(e instanceof EditConflictError) || attempt >= 3) throw e;
