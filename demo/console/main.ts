@@ -65,7 +65,7 @@ void startPage('console', (client: DemoClient, main: HTMLElement) => {
           value.found ? el('code', { 'data-testid': 'key-value' }, [JSON.stringify(value.value)]) : null,
           Number.isFinite(value.version) ? el('span', { class: 'muted' }, [` · version ${value.version} (majority of replicas)`]) : null,
         ]),
-        replicas ? replicaTable(replicas, Number.isFinite(value.version) ? value.version : null) : el('p', { class: 'muted small' }, ['This runtime does not tell where replicas are.']),
+        replicas ? replicaTable(replicas, Number.isFinite(value.version) ? value.version : null, knownPeers(picture).size) : el('p', { class: 'muted small' }, ['This runtime does not tell where replicas are.']),
       );
     } catch (e) {
       keyResult.replaceChildren(el('p', { class: 'notice error' }, [describeError(e)]));
@@ -128,17 +128,21 @@ void startPage('console', (client: DemoClient, main: HTMLElement) => {
     msgs: new Plot('Messages per second', 'msg/s'),
     tx: new Plot('Transactions per second', 'tx/s'),
     latency: new Plot('Latency of this tab’s reads and commits (last 60 s)', 'ms'),
-    items: new Plot('Stored here', ''),
+    items: new Plot('Stored on this peer', 'items', 'KiB'),
   };
+  /** Totals since this console opened (the legend shows them next to the rates). */
+  let lastCounters: Record<string, number> = {};
+  const unknownTotal = { n: 0 };
   const drawPlots = () => {
     plots.msgs.draw([
       { label: 'in', colour: '#2f6fde', values: history.series('msgsIn') },
       { label: 'out', colour: '#dd6b20', values: history.series('msgsOut') },
     ]);
+    const total = (k: string) => `(${(lastCounters[k] ?? 0).toLocaleString('en')} in all)`;
     plots.tx.draw([
-      { label: 'committed (as TM)', colour: '#1c8a4a', values: history.series('txCommitted') },
-      { label: 'aborted (as TM)', colour: '#c53030', values: history.series('txAborted') },
-      { label: 'unknown (console)', colour: '#b7791f', values: history.series('opsUnknown') },
+      { label: 'committed', colour: '#1c8a4a', values: history.series('txCommitted'), note: total('tx.committed') },
+      { label: 'aborted', colour: '#c53030', values: history.series('txAborted'), note: total('tx.aborted') },
+      { label: 'unknown', colour: '#b7791f', values: history.series('opsUnknown'), note: `(${unknownTotal.n} in all)` },
     ]);
     plots.latency.draw([
       { label: 'read p50', colour: '#2f6fde', values: history.series('readP50') },
@@ -147,8 +151,8 @@ void startPage('console', (client: DemoClient, main: HTMLElement) => {
       { label: 'commit p99', colour: '#c3a6ec', values: history.series('commitP99') },
     ]);
     plots.items.draw([
-      { label: 'items', colour: '#1c8a4a', values: history.series('items') },
-      { label: 'KiB', colour: '#5d6778', values: history.series('kib') },
+      { label: 'replica items', colour: '#1c8a4a', values: history.series('items') },
+      { label: 'KiB in storage (right axis)', colour: '#5d6778', values: history.series('kib'), right: true },
     ]);
   };
 
@@ -199,13 +203,21 @@ void startPage('console', (client: DemoClient, main: HTMLElement) => {
         el('p', { class: 'muted small' }, ['A key is stored on the 4 peers responsible for its 4 replica positions (symmetric replication); a read asks them all and takes the majority.']),
         keyResult,
       ]),
-      el('section', { class: 'panel' }, [el('div', { class: 'row' }, [el('h2', { class: 'grow' }, ['Statistics']), loadBtn]), el('div', { class: 'plots' }, Object.values(plots).map((p) => p.element))]),
+      el('section', { class: 'panel' }, [
+        el('div', { class: 'row' }, [el('h2', { class: 'grow' }, ['Statistics']), loadBtn]),
+        el('p', { class: 'muted small' }, [
+          'Sampled every second from this tab’s peer. Transactions are those this peer decided as transaction manager (this tab’s own, and any it finished for a failed one); unknown are this console’s commits whose outcome did not come back. “Start load” has every console that runs it increment one shared counter, so their transactions conflict.',
+        ]),
+        el('div', { class: 'plots' }, Object.values(plots).map((p) => p.element)),
+      ]),
       el('section', { class: 'panel' }, [el('h2', {}, ['Debug']), debug]),
     ]),
   );
   counterFilter.oninput = () => void client.peerStatus().then((s) => client.summary().then((sum) => drawDebug(s, sum)));
 
   attachSampler(client, ops, history, (status, summary) => {
+    lastCounters = status?.counters ?? {};
+    unknownTotal.n = ops.unknownTotal;
     picture.status = status;
     picture.connected = summary.connected;
     drawRing();
@@ -219,7 +231,7 @@ function row(label: string, value: string): HTMLElement {
   return el('tr', {}, [el('th', {}, [label]), el('td', { class: 'mono' }, [value])]);
 }
 
-function replicaTable(replicas: ReplicaInfo[], majorityVersion: number | null): HTMLElement {
+function replicaTable(replicas: ReplicaInfo[], majorityVersion: number | null, ringSize: number): HTMLElement {
   const known = replicas.some((r) => r.version !== null);
   const answered = replicas.filter((r) => r.answered).length;
   const versions = new Set(replicas.filter((r) => r.answered && r.authoritative).map((r) => r.version));
@@ -231,7 +243,12 @@ function replicaTable(replicas: ReplicaInfo[], majorityVersion: number | null): 
   const authority = (r: ReplicaInfo) =>
     r.authority === null ? (r.answered && r.authoritative !== null ? (r.authoritative ? 'yes' : 'no') : '—') : ({ auth: 'yes', empty: 'no: no data yet', stale: 'no: unchecked since restart', other: 'no: not responsible' } as const)[r.authority];
   const behind = (r: ReplicaInfo) => majorityVersion !== null && r.version !== null && r.authoritative === true && r.version < majorityVersion;
-  return el('table', { class: 'data small replicas', 'data-testid': 'replicas', 'data-answered': answered }, [
+  // Replicas are a quarter of the circle apart; a peer whose range spans more than a quarter
+  // holds two of them, and its loss then takes a majority's worth of copies with it.
+  const byPeer = new Map<number, number[]>();
+  for (const r of replicas) if (r.peer !== null) byPeer.set(r.peer, [...(byPeer.get(r.peer) ?? []), r.slot]);
+  const shared = [...byPeer].filter(([, slots]) => slots.length > 1);
+  const table = el('table', { class: 'data small replicas', 'data-testid': 'replicas', 'data-answered': answered, 'data-distinct-holders': byPeer.size }, [
     el('tr', {}, ['Replica', 'Position', 'Held by', 'Version', 'Authoritative', 'Locked', 'Hops'].map((h) => el('th', {}, [h]))),
     ...replicas.map((r) =>
       el('tr', { 'data-peer': r.peer ?? '', 'data-slot': r.slot, 'data-version': r.version ?? '', 'data-authoritative': String(r.authoritative), 'data-locked': String(r.locked), class: !r.answered ? 'missing' : r.authoritative === false ? 'nonauth' : '' }, [
@@ -248,6 +265,16 @@ function replicaTable(replicas: ReplicaInfo[], majorityVersion: number | null): 
       known
         ? `${answered} of ${replicas.length} replicas answered${versions.size === 1 && answered === replicas.length ? ', all at the same version' : ''}. Each holder reports its own copy; a read takes the highest version among a majority of authoritative answers.`
         : 'Versions per replica need a runtime with the replicas diagnostic.',
+    ]),
+  ]);
+  if (shared.length === 0) return table;
+  return el('div', {}, [
+    table,
+    el('p', { class: 'notice info small', 'data-testid': 'replicas-shared' }, [
+      shared.map(([peer, slots]) => `Replicas ${slots.join(' and ')} are both on peer ${shortId(peer)}`).join('; '),
+      ringSize < replicas.length
+        ? `: a ring of ${ringSize} peer${ringSize === 1 ? '' : 's'} cannot spread ${replicas.length} replicas over ${replicas.length} peers, so losing one peer loses more than one copy. Open more tabs.`
+        : `: its range spans more than a quarter of the ring (its peers are unevenly spread), so losing it loses ${Math.max(...shared.map(([, s]) => s.length))} of the ${replicas.length} copies at once.`,
     ]),
   ]);
 }

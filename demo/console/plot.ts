@@ -6,10 +6,17 @@ export interface Series {
   label: string;
   colour: string;
   values: number[];
+  /** Scale on the right-hand axis (a second unit in the same plot). */
+  right?: boolean;
+  /** Shown after the latest value in the legend (e.g. a total). */
+  note?: string;
 }
 
 /** Samples kept per series: at one sample a second, the last two minutes. */
 export const plot_samples_max = 120;
+const plot_height_px = 96;
+/** Room at the bottom for the time labels. */
+const time_axis_px = 12;
 
 export class Plot {
   readonly element: HTMLElement;
@@ -19,10 +26,11 @@ export class Plot {
   constructor(
     readonly title: string,
     private readonly unit: string,
+    /** Unit of the right-hand axis, for series with `right`. */
+    private readonly rightUnit = '',
   ) {
     this.canvas = document.createElement('canvas');
-    this.canvas.width = 320;
-    this.canvas.height = 90;
+    this.canvas.height = plot_height_px;
     this.latest = document.createElement('div');
     this.latest.className = 'plot-latest';
     this.element = document.createElement('figure');
@@ -33,16 +41,26 @@ export class Plot {
   }
 
   draw(series: Series[]): void {
+    // Draw at the size the canvas is shown, in device pixels: text stays sharp, lines unstretched.
+    const dpr = globalThis.devicePixelRatio || 1;
+    const cssWidth = Math.max(120, this.canvas.clientWidth || 320);
+    if (this.canvas.width !== Math.round(cssWidth * dpr)) {
+      this.canvas.width = Math.round(cssWidth * dpr);
+      this.canvas.height = Math.round(plot_height_px * dpr);
+    }
     const c = this.canvas.getContext('2d')!;
-    const { width, height } = this.canvas;
+    c.setTransform(dpr, 0, 0, dpr, 0, 0);
+    const width = cssWidth;
+    const height = plot_height_px - time_axis_px;
     const pad = 4;
-    c.clearRect(0, 0, width, height);
-    const max = Math.max(1e-9, ...series.flatMap((s) => s.values));
-    const top = niceCeil(max);
+    c.clearRect(0, 0, width, plot_height_px);
+    const topOf = (ss: Series[]) => niceCeil(Math.max(1e-9, ...ss.flatMap((s) => s.values)));
+    const leftTop = topOf(series.filter((s) => !s.right));
+    const rightTop = topOf(series.filter((s) => s.right));
     c.strokeStyle = '#eef0f4';
     c.lineWidth = 1;
     for (let i = 0; i <= 2; i++) {
-      const y = pad + ((height - 2 * pad) * i) / 2;
+      const y = Math.round(pad + ((height - 2 * pad) * i) / 2) + 0.5;
       c.beginPath();
       c.moveTo(0, y);
       c.lineTo(width, y);
@@ -50,8 +68,20 @@ export class Plot {
     }
     c.fillStyle = '#8a93a3';
     c.font = '10px system-ui, sans-serif';
-    c.fillText(`${fmt(top)} ${this.unit}`, 4, 12);
+    c.textBaseline = 'top';
+    c.textAlign = 'left';
+    c.fillText(`${fmt(leftTop)} ${this.unit}`.trim(), 4, pad + 1);
+    if (series.some((s) => s.right)) {
+      c.textAlign = 'right';
+      c.fillText(`${fmt(rightTop)} ${this.rightUnit}`.trim(), width - 4, pad + 1);
+    }
+    c.textBaseline = 'bottom';
+    c.textAlign = 'left';
+    c.fillText(`${Math.round(plot_samples_max / 60)} min ago`, 4, plot_height_px);
+    c.textAlign = 'right';
+    c.fillText('now', width - 4, plot_height_px);
     for (const s of series) {
+      const top = s.right ? rightTop : leftTop;
       c.strokeStyle = s.colour;
       c.lineWidth = 1.8;
       c.beginPath();
@@ -67,7 +97,7 @@ export class Plot {
       ...series.map((s) => {
         const span = document.createElement('span');
         span.innerHTML = `<i style="background:${s.colour}"></i>`;
-        span.append(`${s.label} ${fmt(s.values.at(-1) ?? 0)}`);
+        span.append(`${s.label} ${fmt(s.values.at(-1) ?? 0)}${s.note ? ` ${s.note}` : ''}`);
         return span;
       }),
     );
@@ -81,7 +111,7 @@ function niceCeil(x: number): number {
 }
 
 function fmt(v: number): string {
-  if (v >= 100 || v === 0) return String(Math.round(v));
+  if (v >= 100 || v === 0) return Math.round(v).toLocaleString('en');
   if (v >= 10) return v.toFixed(1);
   return v.toFixed(2);
 }

@@ -4,7 +4,7 @@ import type { PeerStatus, ReplicaInfo } from '../shared/client.ts';
 
 /** Size of the identifier circle (2^52, src/core/id.ts). */
 const id_space = 2 ** 52;
-const view_px = 420;
+const view_px = 440;
 const radius_px = 160;
 const centre = view_px / 2;
 
@@ -53,8 +53,13 @@ function mainRole(r: Set<string>): string {
 export function ringSvg(p: RingPicture): SVGSVGElement {
   const root = svg('svg', { viewBox: `0 0 ${view_px} ${view_px}`, class: 'ring', role: 'img', 'aria-label': 'the ring' });
   root.append(svg('circle', { cx: centre, cy: centre, r: radius_px, fill: 'none', stroke: '#dde1e8', 'stroke-width': 2 }));
+  // Quarter marks inside the circle (peer labels go outside): with r = 4, the replicas of a
+  // key sit a quarter apart.
   for (let q = 0; q < 4; q++) {
-    const t = at((q * id_space) / 4, radius_px + 22);
+    const a = at((q * id_space) / 4, radius_px - 6);
+    const b = at((q * id_space) / 4, radius_px + 6);
+    root.append(svg('line', { x1: a.x, y1: a.y, x2: b.x, y2: b.y, stroke: '#c5cbd6', 'stroke-width': 1.5 }));
+    const t = at((q * id_space) / 4, radius_px - 16);
     root.append(svg('text', { x: t.x, y: t.y, 'text-anchor': 'middle', 'dominant-baseline': 'middle', class: 'tick' }, [`${q}/4`]));
   }
   const roles = knownPeers(p);
@@ -95,8 +100,9 @@ export function ringSvg(p: RingPicture): SVGSVGElement {
       svg('circle', { cx: c.x, cy: c.y, r: big ? 10 : 7, fill: colours[role] ?? '#5d6778', stroke: '#fff', 'stroke-width': 2 }),
       svg('title', {}, [`${shortId(id)} (${id}): ${[...r].join(', ')}`]),
     ]);
-    const lbl = at(id, radius_px + (c.x > centre ? 30 : 30));
-    node.append(svg('text', { x: lbl.x, y: lbl.y + 14, 'text-anchor': 'middle', class: 'peer-label' }, [shortId(id)]));
+    const lbl = at(id, radius_px + (big ? 18 : 15));
+    const anchor = lbl.x > centre + 8 ? 'start' : lbl.x < centre - 8 ? 'end' : 'middle';
+    node.append(svg('text', { x: lbl.x, y: lbl.y, 'text-anchor': anchor, 'dominant-baseline': 'middle', class: `peer-label${big ? ' self' : ''}` }, [shortId(id)]));
     root.append(node);
   }
   return root;

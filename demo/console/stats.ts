@@ -30,7 +30,16 @@ export interface Sample {
 export class OpLog {
   committed = 0;
   aborted = 0;
-  unknown = 0;
+  private unknownNow = 0;
+  /** Commits whose outcome did not come back, since the console opened. */
+  unknownTotal = 0;
+  get unknown(): number {
+    return this.unknownNow;
+  }
+  set unknown(n: number) {
+    this.unknownTotal += Math.max(0, n - this.unknownNow);
+    this.unknownNow = n;
+  }
   private reads: number[] = [];
   private commits: number[] = [];
   read(ms: number): void {
@@ -42,7 +51,7 @@ export class OpLog {
   drain(): { committed: number; aborted: number; unknown: number; readMs: number; commitMs: number } {
     const mean = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : NaN);
     const out = { committed: this.committed, aborted: this.aborted, unknown: this.unknown, readMs: mean(this.reads), commitMs: mean(this.commits) };
-    this.committed = this.aborted = this.unknown = 0;
+    this.committed = this.aborted = this.unknownNow = 0;
     this.reads = [];
     this.commits = [];
     return out;
