@@ -6,7 +6,9 @@
  * wall-clock second over the whole run: building the ring, settling, finger repair, the idle
  * phase, the lookups and the joins; nothing is left out of the clock). cpuSeconds and
  * loadAvg1 (the 1-minute load average at the end) tell how much of the wall clock this
- * process had on a shared machine.
+ * process had on a shared machine; simEventsPerCpuSec (delivered messages per second of CPU
+ * this process got) is the figure to compare between runs whose load differs (it still drops
+ * under load, as other processes evict the simulator's data from the caches).
  *
  * The idle phase lasts 20 s of virtual time, and longer for the small rings (20 s x 1024/N:
  * 320 s at 64 peers, 80 s at 256), so that every size delivers enough messages for its
@@ -77,6 +79,7 @@ for (const n of sizes) {
     msgsPerPeerPerSecIdle: Number(msgsPerPeerPerSecIdle.toFixed(2)),
     settleVirtualMs: settleMs,
     simEventsPerSec: Math.round(sim.delivered / wallS),
+    simEventsPerCpuSec: Math.round(sim.delivered / ((cpu.user + cpu.system) / 1e6)),
     wallSeconds: Number(wallS.toFixed(1)),
     cpuSeconds: Number(((cpu.user + cpu.system) / 1e6).toFixed(1)),
     loadAvg1: Number(loadavg()[0]!.toFixed(2)),
