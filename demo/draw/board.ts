@@ -13,6 +13,8 @@ export class LiveBoard {
   private readonly overlay = new Map<string, Shape>();
   private readonly watches = new Map<string, Promise<() => Promise<void>>>();
   readonly flashing = new Map<string, number>();
+  /** How many changes of each shape were undone here (shown to tests as data-undone). */
+  readonly undone = new Map<string, number>();
   private stopIndex: (() => Promise<void>) | null = null;
 
   constructor(
@@ -106,8 +108,14 @@ export class LiveBoard {
   }
 
   /** The transaction failed: back to the committed state, visibly. */
-  revert(id: string, flash_ms = 1500): void {
+  revert(id: string, flash_ms = 2000): void {
     this.overlay.delete(id);
+    this.undone.set(id, (this.undone.get(id) ?? 0) + 1);
+    this.flash(id, flash_ms);
+  }
+
+  /** Mark a shape in red for a moment (a change undone, a selection refused). */
+  flash(id: string, flash_ms: number): void {
     this.flashing.set(id, Date.now() + flash_ms);
     this.changed();
     setTimeout(() => this.changed(), flash_ms + 50);

@@ -56,6 +56,19 @@ describe('drawing on the simulated ring', () => {
     await expect(run(a.update('s', { x: 1 }))).rejects.toBeInstanceOf(ShapeLostError);
   });
 
+  it('the last change of an edit and the release commit in one transaction', async () => {
+    const { sim, dbs, run } = simCluster(4, 15);
+    const clock = () => sim.now;
+    const a = new DrawStore(dbs[0]!, 'b', { client: 'A', name: 'Ann', color: 'red' }, clock);
+    const b = new DrawStore(dbs[1]!, 'b', { client: 'B', name: 'Bob', color: 'blue' }, clock);
+    await run(a.create(rect('s')));
+    const s = await run(a.update('s', { stroke: '#ff0000' }, { release: true }));
+    expect(s).toMatchObject({ stroke: '#ff0000', fill: 'none', owner: null, rev: 2 });
+    // Nothing else changed: the recolour kept the fill; b can take it at once.
+    expect((await run(b.grab('s'))).owner?.client).toBe('B');
+    await expect(run(a.update('s', { x: 5 }, { release: true }))).rejects.toBeInstanceOf(ShapeLockedError);
+  });
+
   it('delete removes the shape and its index entry', async () => {
     const { sim, dbs, run } = simCluster(4, 14);
     const a = new DrawStore(dbs[0]!, 'b', { client: 'A', name: 'Ann', color: 'red' }, () => sim.now);

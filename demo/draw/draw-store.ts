@@ -11,7 +11,8 @@ import type { Db, Json } from '../../src/api/index.ts';
  * Selecting a shape takes it: a transaction writes this tab as its owner with a lease. Every
  * change (move, resize, recolour, delete) is a transaction that first checks this tab still
  * owns the shape, so two tabs can never both change it. The lease ends on release, or by
- * itself when the owner tab goes away without releasing.
+ * itself when the owner tab goes away without releasing (the lease is not renewed), and a
+ * tab lets go of a shape it has not changed for lock_idle_ms.
  */
 
 export type ShapeKind = 'rect' | 'ellipse' | 'line' | 'path' | 'text';
@@ -49,8 +50,10 @@ export type ShapePatch = Partial<Pick<Shape, 'x' | 'y' | 'w' | 'h' | 'stroke' | 
 
 /** How long a taken shape stays taken without renewal. */
 export const lock_lease_ms = 20_000;
-/** The owner renews its lease this often while the shape stays selected. */
+/** The owner renews its lease this often while the shape stays selected and in use. */
 export const lock_renew_ms = 5_000;
+/** A selected shape left without a change for this long is let go (its hold must not outlive the user's attention). */
+export const lock_idle_ms = 60_000;
 /** Shapes on one board: the index is one value (≤ 128 KiB, about 12 bytes an id). */
 export const board_shapes_max = 5_000;
 /** Freehand points kept per path (a longer stroke is thinned). */
@@ -159,8 +162,12 @@ export class DrawStore {
     });
   }
 
-  /** Change a shape this tab holds (renewing the lease). Throws ShapeLostError when it no longer does. */
-  async update(id: string, patch: ShapePatch): Promise<Shape> {
+  /**
+   * Change a shape this tab holds, renewing the lease, or with `release` ending it in the
+   * same transaction (the last change of an edit commits and lets go at once). Throws
+   * ShapeLostError when this tab no longer holds it.
+   */
+  async update(id: string, patch: ShapePatch, opts: { release?: boolean } = {}): Promise<Shape> {
     return this.db.transact(async (tx) => {
       const s = (await tx.get(this.key(id))) as Shape | undefined;
       if (!s) throw new ShapeLostError(id, 'this shape was deleted');
@@ -168,7 +175,7 @@ export class DrawStore {
         if (this.heldByOther(s.owner)) throw new ShapeLockedError(s.owner);
         throw new ShapeLostError(id, 'your hold on this shape ended; select it again');
       }
-      const next: Shape = { ...s, ...patch, owner: this.lease(), rev: s.rev + 1 };
+      const next: Shape = { ...s, ...patch, owner: opts.release ? null : this.lease(), rev: s.rev + 1 };
       tx.write(this.key(id), next as unknown as Json);
       return next;
     });

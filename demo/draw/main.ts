@@ -4,7 +4,7 @@ import { describeError } from '../shared/errors.ts';
 import { startPage, toast } from '../shared/page.ts';
 import { retryUnavailable } from '../shared/retry.ts';
 import { LiveBoard } from './board.ts';
-import { DrawStore, lock_lease_ms, lock_renew_ms, newShapeId, path_points_max, ShapeLockedError, type Shape, type ShapeKind, type ShapePatch } from './draw-store.ts';
+import { DrawStore, lock_idle_ms, lock_lease_ms, lock_renew_ms, newShapeId, path_points_max, ShapeLockedError, type Shape, type ShapeKind, type ShapePatch } from './draw-store.ts';
 import { handleAt, pathFromPoints, resized, shapeAt, type Point } from './geometry.ts';
 import { drawBoard } from './render.ts';
 import { ChangeQueue } from './change-queue.ts';
@@ -33,6 +33,14 @@ void startPage('draw', async (client: DemoClient, main: HTMLElement) => {
   const store = new DrawStore(client.db, board, me);
   const canvas = el('canvas', { width: canvas_width_px, height: canvas_height_px, class: 'board', 'data-testid': 'canvas' });
   const ctx = canvas.getContext('2d')!;
+  /** Width of a text shape: its text at the size drawBoard writes it (render.ts: 0.8 of the box height). */
+  const textWidth = (text: string, height: number): number => {
+    ctx.save();
+    ctx.font = `${Math.max(8, height * 0.8)}px system-ui, sans-serif`;
+    const w = ctx.measureText(text).width;
+    ctx.restore();
+    return Math.max(20, Math.ceil(w) + 4);
+  };
   const layers = el('ul', { class: 'layers', 'data-testid': 'layers' });
   const selectionInfo = el('p', { class: 'small muted', 'data-testid': 'selection' }, ['Nothing selected.']);
 
@@ -55,7 +63,7 @@ void startPage('draw', async (client: DemoClient, main: HTMLElement) => {
   const fill = el('input', { type: 'color', value: '#9ec5fe', title: 'Fill colour', 'data-testid': 'fill' });
   const noFill = el('input', { type: 'checkbox', title: 'No fill' });
   const width = el('select', { title: 'Line width' }, [1, 2, 4, 8, 12].map((w) => el('option', { value: w, selected: w === 2 }, [`${w}px`])));
-  const textInput = el('input', { type: 'text', value: 'Hello', size: 12, title: 'Text the text tool writes', 'data-testid': 'text-input' });
+  const textInput = el('input', { type: 'text', value: 'Hello', size: 12, title: 'What the text tool writes; with a text selected, its text', 'data-testid': 'text-input' });
   const delBtn = el('button', { class: 'danger', title: 'Delete the selected shape (Del)', 'data-testid': 'delete' }, ['Delete']);
   const frontBtn = el('button', { title: 'Bring the selected shape to the front' }, ['To front']);
   const toolButtons = tools.map(([t, icon, title]) =>
@@ -86,8 +94,8 @@ void startPage('draw', async (client: DemoClient, main: HTMLElement) => {
         selectionInfo,
         layers,
         el('p', { class: 'small muted' }, [
-          'Selecting a shape takes it for you (a transaction); others see who holds it and cannot change it. A hold ends when you select something else, or ',
-          `${lock_lease_ms / 1000} s after your tab goes away.`,
+          'Selecting a shape takes it for you (a transaction); others see who holds it and cannot change it. Each move, resize, recolour or delete commits a transaction; you see it at once, and a change the ring refuses is undone with a red flash. ',
+          `Your hold ends when you let go (click elsewhere, Esc: the last change and the release commit together), after ${lock_idle_ms / 1000} s without a change, or ${lock_lease_ms / 1000} s after your tab goes away.`,
         ]),
       ]),
     ]),
@@ -122,6 +130,12 @@ void startPage('draw', async (client: DemoClient, main: HTMLElement) => {
               'data-mine': String(mine),
               'data-box': `${Math.round(s.x)},${Math.round(s.y)},${Math.round(s.w)},${Math.round(s.h)}`,
               'data-stroke': s.stroke,
+              'data-fill': s.fill,
+              'data-line-width': s.lineWidth,
+              'data-text': s.text,
+              // Set while a change of this shape that failed is shown undone (red glow on the canvas).
+              'data-flash': String((live.flashing.get(s.id) ?? 0) > now),
+              'data-undone': live.undone.get(s.id) ?? 0,
               class: selected?.id === s.id ? 'selected' : '',
             },
             [
@@ -153,15 +167,25 @@ void startPage('draw', async (client: DemoClient, main: HTMLElement) => {
     repaint();
   };
 
+  /** Let go of the selected shape: its pending change and the release commit in one transaction. */
   async function deselect(): Promise<void> {
     const was = selected;
     const q = queue;
     selected = null;
     queue = null;
     repaint();
-    if (!was) return;
-    await q?.idle();
-    if (await was.grab) await store.release(was.id).then(() => store.shape(was.id)).then((s) => live.accept(was.id, s)).catch(() => {});
+    if (!was || !q) return;
+    await q.finish();
+  }
+
+  /** The toolbar shows the style of the selected shape, so a control changes what it shows. */
+  function showStyle(s: Shape): void {
+    stroke.value = s.stroke;
+    if (s.fill !== 'none') fill.value = s.fill;
+    noFill.checked = s.fill === 'none';
+    width.value = String(s.lineWidth);
+    if (![...width.options].some((o) => o.value === width.value)) width.append(el('option', { value: s.lineWidth }, [`${s.lineWidth}px`]));
+    if (s.kind === 'text') textInput.value = s.text ?? '';
   }
 
   /** Take a shape for this tab; the UI acts at once and is undone if the take fails. */
@@ -169,11 +193,12 @@ void startPage('draw', async (client: DemoClient, main: HTMLElement) => {
     if (selected?.id === id) return true;
     const s = live.committedShape(id);
     if (s && store.heldByOther(s.owner)) {
-      live.revert(id, 800);
+      live.flash(id, 1000);
       toast(`${s.owner!.name} is editing this shape; wait until they let go.`, 'error');
       return false;
     }
     void deselect();
+    if (s) showStyle(s);
     const grab = store.grab(id).then(
       (taken) => {
         live.accept(id, taken);
@@ -221,8 +246,13 @@ void startPage('draw', async (client: DemoClient, main: HTMLElement) => {
   }
 
   setInterval(() => {
-    // Renew the hold on the selected shape before its lease ends.
-    if (selected?.confirmed && queue) queue.push({});
+    if (selected?.confirmed && queue) {
+      if (Date.now() - queue.lastChangeAt >= lock_idle_ms) {
+        // Nobody touched it for a while: let others have it (a hold ends on commit or by time).
+        toast(`Let go of the selected shape after ${lock_idle_ms / 1000} s without a change.`, 'info');
+        void deselect();
+      } else queue.push({}, false); // renew the hold before its lease ends
+    }
     repaint(); // leases of others end by time
   }, lock_renew_ms);
 
@@ -260,7 +290,7 @@ void startPage('draw', async (client: DemoClient, main: HTMLElement) => {
     if (tool === 'text') {
       const text = textInput.value.trim() || 'Text';
       const size = 28;
-      void create({ ...base, y: p.y - size / 2, w: Math.max(20, text.length * size * 0.55), h: size, text, fill: 'none' });
+      void create({ ...base, y: p.y - size / 2, w: textWidth(text, size), h: size, text, fill: 'none' });
       return;
     }
     drag = { kind: 'draft', start: p, shape: base, points: [p] };
@@ -315,11 +345,20 @@ void startPage('draw', async (client: DemoClient, main: HTMLElement) => {
   }
 
   // ---------------------------------------------------------------- style changes and keys
-  const restyle = () => change(style());
-  stroke.oninput = restyle;
-  fill.oninput = restyle;
-  noFill.onchange = restyle;
-  width.onchange = restyle;
+  // Each control changes only its own property of the selected shape.
+  stroke.oninput = () => change({ stroke: stroke.value });
+  fill.oninput = () => {
+    noFill.checked = false;
+    change({ fill: fill.value });
+  };
+  noFill.onchange = () => change({ fill: noFill.checked ? 'none' : fill.value });
+  width.onchange = () => change({ lineWidth: Number(width.value) });
+  textInput.oninput = () => {
+    const s = selected ? live.get(selected.id) : undefined;
+    if (s?.kind !== 'text') return;
+    const text = textInput.value || ' ';
+    change({ text, w: textWidth(text, Math.abs(s.h)) });
+  };
   delBtn.onclick = () => void removeSelected();
   frontBtn.onclick = () => {
     if (selected) void store.bringToFront(selected.id).catch((e: unknown) => toast(describeError(e), 'error'));

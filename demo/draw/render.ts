@@ -85,14 +85,6 @@ export function drawBoard(ctx: CanvasRenderingContext2D, shapes: readonly Shape[
   ctx.clearRect(0, 0, width, height);
   for (const s of shapes) drawShape(ctx, s);
   for (const s of shapes) {
-    const flashUntil = deco.flashing.get(s.id);
-    if (flashUntil !== undefined && flashUntil > deco.now) {
-      ctx.save();
-      ctx.shadowColor = '#e53e3e';
-      ctx.shadowBlur = 14;
-      outline(ctx, s, '#e53e3e', false);
-      ctx.restore();
-    }
     if (deco.selected?.id === s.id) {
       outline(ctx, s, '#2f6fde', !deco.selected.confirmed);
       ctx.fillStyle = '#fff';
@@ -105,5 +97,21 @@ export function drawBoard(ctx: CanvasRenderingContext2D, shapes: readonly Shape[
       outline(ctx, s, s.owner.color, true);
       label(ctx, s, `${s.owner.name} is editing`, s.owner.color);
     }
+  }
+  // Last, on top of everything: shapes whose change was just undone, in red.
+  for (const s of shapes) {
+    const flashUntil = deco.flashing.get(s.id);
+    if (flashUntil === undefined || flashUntil <= deco.now) continue;
+    const b = normalBox(s);
+    const pad = 6 + s.lineWidth / 2;
+    ctx.save();
+    ctx.fillStyle = 'rgba(229, 62, 62, 0.14)';
+    ctx.fillRect(b.x - pad, b.y - pad, b.w + 2 * pad, b.h + 2 * pad);
+    ctx.shadowColor = '#e53e3e';
+    ctx.shadowBlur = 12;
+    ctx.strokeStyle = '#e53e3e';
+    ctx.lineWidth = 3;
+    ctx.strokeRect(b.x - pad, b.y - pad, b.w + 2 * pad, b.h + 2 * pad);
+    ctx.restore();
   }
 }
