@@ -170,6 +170,36 @@ describe('(a) authority reaches a peer that joined before the data did', () => {
   });
 });
 
+describe('a handover in several chunks', () => {
+  it('grants authority only once every chunk has arrived, whatever their order', () => {
+    const sim = new Simulation({ seed: 64, network: { latency_min_ms: 1, latency_jitter_mean_ms: 0 } });
+    const A = at(0);
+    const B = at(0.5);
+    const C = at(0.75);
+    sim.addPeer(null, A);
+    sim.addPeer(A, B);
+    sim.runFor(200);
+    sim.addPeer(A, C);
+    expect(settle(sim, 30_000)).toBeGreaterThanOrEqual(0);
+    expect(sim.runUntilTrue(() => sim.members().every(authoritative), 30_000)).toBe(true);
+    // C crashes: A takes (B, C] over without its data.
+    sim.crash(C);
+    const a = sim.nodes.get(A)!.peer;
+    expect(sim.runUntilTrue(() => a.ring.pred === B, 30_000)).toBe(true);
+    expect(a.store.empty.intersects(B, C)).toBe(true);
+    // The range comes to A as a handover of two chunks (more items than one message holds),
+    // the last one first.
+    const keys: string[] = [];
+    for (let n = 0; keys.length < 300; n++) if (inOpenClosed(keyPosition(`h${n}`), B, C)) keys.push(`h${n}`);
+    const items = keys.map((k) => [k, 0, { val: k, ex: true, ver: 1, pend: [] }] as [string, number, { val: string; ex: boolean; ver: number; pend: never[] }]);
+    const chunk = (seq: number, part: typeof items, done: boolean) => ({ t: 'rep_items' as const, lo: B, hi: C, items: part, done, state: 'auth' as const, seq });
+    a.receive(B, chunk(1, items.slice(256), true));
+    expect(a.store.empty.intersects(B, C), 'authoritative with the first chunk still on its way').toBe(true);
+    a.receive(B, chunk(0, items.slice(0, 256), false));
+    expect(a.store.empty.intersects(B, C), 'authoritative once both chunks are in').toBe(false);
+  });
+});
+
 describe('(b) acceptors are peers we can reach', () => {
   it('a routing-cache entry for a peer across an unnoticed partition does not make it an acceptor', () => {
     const sim = new Simulation({ seed: 62, network: { latency_min_ms: 1, latency_jitter_mean_ms: 1 } });

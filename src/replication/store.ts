@@ -463,18 +463,23 @@ export class ReplicaStore {
     }
     inc.chunks.set(msg.seq, msg.items as Wire[]);
     if (msg.done) inc.last = msg.seq;
-    if (inc.last >= 0 && inc.chunks.size === inc.last + 1) {
+    // (Chunks 0..last: a chunk beyond the last one is left from an earlier copy that was cut
+    // differently, and does not count.)
+    let whole = inc.last >= 0;
+    for (let k = 0; whole && k <= inc.last; k++) whole = inc.chunks.has(k);
+    if (whole) {
       inc.complete = true;
       if (msg.state !== 'none' && msg.lo !== msg.hi) {
         // Given to us as the range in front of the sender (it ends at us): if part of it
         // turns out to be behind our predecessor, it is passed on (forwardGrants).
         const onward = msg.hi === this.ctx.self;
-        const items = onward ? [...inc.chunks.values()].flat() : null;
+        const items: Wire[] = [];
+        for (let k = 0; onward && k <= inc.last; k++) items.push(...inc.chunks.get(k)!);
         const set = new RangeSet();
         set.add(msg.lo, msg.hi);
         const now = this.ctx.now();
         const until = this.ring.status === 'in' ? now + ReplicaStore.grantWindow(this.ctx.config.handover_retry_ms) : Infinity;
-        this.grants.push({ lo: msg.lo, hi: msg.hi, set, until, receivedAt: now, stale: msg.state === 'stale', items });
+        this.grants.push({ lo: msg.lo, hi: msg.hi, set, until, receivedAt: now, stale: msg.state === 'stale', items: onward ? items : null });
         if (this.grants.length > ReplicaStore.grants_max) this.grants.shift();
         this.applyGrants();
       }
