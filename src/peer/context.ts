@@ -28,10 +28,12 @@ function indexOfType(t: string): number {
 const type_slots = 64;
 /**
  * The per-type message counts of every peer of this process, in one array: a peer's counts
- * of received messages of type i are at table[base + i], of sent ones at table[base +
- * type_slots + i]. Counting a message then costs the peer one array element, not a map
- * (or an array of its own) that is one more cache miss per message when a simulation runs
- * thousands of peers. A peer's rows are zeroed and reused once its Counters are collected.
+ * of received messages of type i are at table[base + 2i], of sent ones at table[base + 2i +
+ * 1]. Counting a message then costs the peer one array element, not a map (or an array of
+ * its own) that is one more cache miss per message when a simulation runs thousands of
+ * peers; and a message and the answer it causes (a ping in, a pong out; a route message in
+ * and forwarded) are counted in one cache line, not one in each half of the peer's rows. A
+ * peer's rows are zeroed and reused once its Counters are collected.
  */
 let table = new Float64Array(2 * type_slots * 16);
 let tableUsed = 0;
@@ -64,14 +66,14 @@ export class TypeCounts {
   constructor(
     /** Keeps the rows alive (they are released when the Counters are collected). */
     private readonly owner: Counters,
-    /** table[offset + i] is the count of the i-th type. */
+    /** table[offset + 2i] is the count of the i-th type. */
     private readonly offset: number,
   ) {}
 
   get(t: string): number | undefined {
     const i = typeIndex.get(t);
     if (i === undefined) return undefined;
-    const c = i < type_slots ? table[this.offset + i]! : (this.spill.get(t) ?? 0);
+    const c = i < type_slots ? table[this.offset + 2 * i]! : (this.spill.get(t) ?? 0);
     return c === 0 ? undefined : c;
   }
 
@@ -81,7 +83,7 @@ export class TypeCounts {
 
   set(t: string, n: number): this {
     const i = indexOfType(t);
-    if (i < type_slots) table[this.offset + i] = n;
+    if (i < type_slots) table[this.offset + 2 * i] = n;
     else this.spill.set(t, n);
     return this;
   }
@@ -89,7 +91,7 @@ export class TypeCounts {
   /** One more message of type t. */
   add(t: string): void {
     const i = indexOfType(t);
-    if (i < type_slots) table[this.offset + i]!++;
+    if (i < type_slots) table[this.offset + 2 * i]!++;
     else this.spill.set(t, (this.spill.get(t) ?? 0) + 1);
   }
 
@@ -99,7 +101,7 @@ export class TypeCounts {
 
   *entries(): IterableIterator<[string, number]> {
     for (let i = 0; i < Math.min(type_slots, typeNames.length); i++) {
-      const c = table[this.offset + i]!;
+      const c = table[this.offset + 2 * i]!;
       if (c !== 0) yield [typeNames[i]!, c];
     }
     for (const [t, c] of this.spill) if (c !== 0) yield [t, c];
@@ -116,12 +118,12 @@ export class Counters {
   /** Messages in and out by type: kept apart so the hot path never builds a key string. */
   readonly inByType: TypeCounts;
   readonly outByType: TypeCounts;
-  /** Where this peer's rows start in the shared table (received; sent at base + type_slots). */
+  /** Where this peer's rows start in the shared table (received type i at base + 2i, sent at base + 2i + 1). */
   readonly base = allocRows();
 
   constructor() {
     this.inByType = new TypeCounts(this, this.base);
-    this.outByType = new TypeCounts(this, this.base + type_slots);
+    this.outByType = new TypeCounts(this, this.base + 1);
     releaseRows.register(this, this.base);
   }
   add(name: string, n = 1): void {
@@ -172,13 +174,13 @@ export class PeerContext {
   /** One more message of type t received (counters.inByType). */
   countIn(t: string): void {
     const i = indexOfType(t);
-    if (i < type_slots) table[this.countBase + i]!++;
+    if (i < type_slots) table[this.countBase + 2 * i]!++;
     else this.counters.inByType.add(t);
   }
 
   private countOut(t: string): void {
     const i = indexOfType(t);
-    if (i < type_slots) table[this.countBase + type_slots + i]!++;
+    if (i < type_slots) table[this.countBase + 2 * i + 1]!++;
     else this.counters.outByType.add(t);
   }
 
