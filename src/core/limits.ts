@@ -9,6 +9,8 @@ export const key_bytes_max = 1024;
 export const value_bytes_max = 128 * 1024;
 /** Keys one transaction may touch: each costs r participants and their votes. */
 export const tx_keys_max = 64;
+/** Entries in one tx_applied or tx_forget message (each a few dozen bytes: far under message_bytes_max). */
+export const tx_gc_entries_per_message_max = 1024;
 /** Largest encoded message a peer accepts from the wire (the transports refuse to send larger ones). */
 export const message_bytes_max = 256 * 1024;
 /** Items per handover message, so that a handover of a large range is a sequence of bounded messages. */

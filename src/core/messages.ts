@@ -1,7 +1,7 @@
 import * as v from 'valibot';
 import { handover_items_per_message_max } from './limits.ts';
 import { hops, id, ids, json, key, optId, reqId, uint } from './schema.ts';
-import { tx_keys_max } from './limits.ts';
+import { tx_gc_entries_per_message_max, tx_keys_max } from './limits.ts';
 
 /**
  * Every message between peers: one discriminated union (field `t`), one schema per
@@ -201,6 +201,13 @@ export const Msg = v.variant('t', [
   v.strictObject({ t: v.literal('tx_decision'), tx: txId, commit: v.boolean() }),
   /** A participant (or anyone) in doubt asks the acceptors for the outcome. */
   v.strictObject({ t: v.literal('tx_inquire'), tx: txId, tm: id, acc: acceptors, keys: txKeys }),
+  /**
+   * Participants to the TM: these decisions are applied and durable here, as
+   * [tx, index of the key in the transaction's key list, replica slot].
+   */
+  v.strictObject({ t: v.literal('tx_applied'), done: v.pipe(v.array(v.tuple([txId, v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(tx_keys_max - 1)), slot])), v.minLength(1), v.maxLength(tx_gc_entries_per_message_max)) }),
+  /** TM to acceptors: every replica applied these transactions' decisions; their state may go. */
+  v.strictObject({ t: v.literal('tx_forget'), txs: v.pipe(v.array(txId), v.minLength(1), v.maxLength(tx_gc_entries_per_message_max)) }),
 ]);
 export type Msg = v.InferOutput<typeof Msg>;
 export type MsgType = Msg['t'];

@@ -58,8 +58,19 @@ export interface PeerConfig {
   tp_lock_wait_ms: number;
   /** A participant holding an undecided vote this long asks the acceptors. */
   tp_inquiry_ms: number;
-  /** Decisions an acceptor remembers for late participants, in ms. */
+  /**
+   * Decisions an acceptor keeps on disk for late participants, in ms, when not every
+   * replica acknowledged applying it (normally the TM tells the acceptors to forget at once).
+   */
   tx_decision_retention_ms: number;
+  /**
+   * Participants acknowledge applied decisions to the TM, and the TM tells acceptors to
+   * forget, in batches this often (ms): a few messages per peer pair per period instead
+   * of several per transaction.
+   */
+  tx_gc_batch_ms: number;
+  /** The TM waits this long (ms) for every replica's acknowledgement, then leaves the acceptors to their retention. */
+  tx_gc_wait_ms: number;
   /** How often a peer retries repairing ranges it holds without authoritative data. */
   repair_interval_ms: number;
   /** Anti-entropy: how often a peer pulls one shifted copy of its range to converge replicas. */
@@ -100,6 +111,8 @@ export const defaultPeerConfig: PeerConfig = {
   tp_lock_wait_ms: 300,
   tp_inquiry_ms: 5000,
   tx_decision_retention_ms: 3_600_000,
+  tx_gc_batch_ms: 50,
+  tx_gc_wait_ms: 30_000,
   repair_interval_ms: 1000,
   anti_entropy_interval_ms: 10_000,
   watch_lease_ms: 20_000,

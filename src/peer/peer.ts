@@ -252,6 +252,10 @@ export class Peer {
         return this.tx.onDecision(msg);
       case 'tx_inquire':
         return this.tx.onInquire(from, msg);
+      case 'tx_applied':
+        return this.tx.onApplied(msg);
+      case 'tx_forget':
+        return this.tx.acceptor.onForget(msg.txs);
     }
   }
 

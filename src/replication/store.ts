@@ -657,12 +657,21 @@ export class ReplicaStore {
 
   private applyDecision(e: Entry, tx: string, commit: boolean): void {
     this.remember(tx, commit);
+    const p = e.item.pend.find((x) => x.tx === tx);
     const before = e.item.ver;
     if (!decide(e.item, tx, commit)) return;
     this.save(e);
     if (e.item.ver !== before) this.notifyWatchers(e);
     this.releaseWaiting(e);
+    const keyIndex = p ? p.keys.indexOf(e.key) : -1;
+    if (p && keyIndex >= 0) this.onApplied(p.tm, tx, keyIndex, e.i);
   }
+
+  /**
+   * A decision this replica voted on is applied (and persisted in this step): the TM's
+   * garbage collection of acceptor state counts these (set by src/tx/transactions.ts).
+   */
+  onApplied: (tm: PeerId, tx: string, keyIndex: number, slot: number) => void = () => {};
 
   onRepair(body: Body<'rep_repair'>): void {
     const e = this.getOrCreate(body.key, body.i);

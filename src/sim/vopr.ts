@@ -33,6 +33,13 @@ export interface SeedShape {
   leaves: number;
   /** Every peer crashes at once (all tabs closed), then they come back one by one. */
   power_failure: boolean;
+  /**
+   * The power failure strikes at the instant a client is told a commit succeeded (rather
+   * than at a random moment): whatever that acknowledgement depends on must already be on
+   * disk everywhere, and writes still in flight are lost. The sharpest test of "no peer
+   * acknowledges before the state behind it is durable".
+   */
+  power_failure_on_ack: boolean;
   /** Time for a write to become durable: slow disks widen every crash window. */
   disk_latency_min_ms: number;
   disk_latency_jitter_mean_ms: number;
@@ -90,6 +97,8 @@ export function shapeOf(seed: number): SeedShape {
     kinds,
     clients: rng.int(2, 8),
     fault_phase_ms: rng.int(8_000, 20_000),
+    // Its own stream, so that adding this knob left every other knob of every seed as it was.
+    power_failure_on_ack: new Rng(seed ^ 0xac4).chance(0.5),
   };
 }
 
@@ -205,7 +214,15 @@ export function runSeed(seed: number, opts: VoprOptions = {}): SeedResult {
     });
   }
   if (shape.power_failure) {
-    sim.schedule(t0 + (0.2 + 0.6 * rng.next()) * T, () => whenRepaired(() => {
+    const strike = (fn: () => void) => {
+      if (!shape.power_failure_on_ack) return fn();
+      // At the next acknowledged commit, in the same instant (before any write in flight lands).
+      w.onCommitted = () => {
+        w.onCommitted = undefined;
+        sim.schedule(sim.now, fn);
+      };
+    };
+    sim.schedule(t0 + (0.2 + 0.6 * rng.next()) * T, () => whenRepaired(() => strike(() => {
       const all = sim.live().map((n) => n.id);
       for (const id of all) sim.crash(id);
       rng.shuffle(all);
@@ -219,7 +236,7 @@ export function runSeed(seed: number, opts: VoprOptions = {}): SeedResult {
         });
         at += rng.int(50, 1500);
       });
-    }));
+    })));
   }
   for (let j = 0; j < shape.joins; j++) sim.schedule(t0 + rng.next() * T * 0.8, () => sim.members().length > 0 && sim.addPeer(rng.pick(sim.members()).id));
   for (let l = 0; l < shape.leaves; l++) sim.schedule(t0 + rng.next() * T * 0.8, () => whenRepaired(() => sim.members().length > 4 && sim.leave(rng.pick(sim.members()).id)));

@@ -136,13 +136,19 @@ export class Workload {
     else this.registerOp(client, finish);
   }
 
+  /** Called at the instant a client is told its commit succeeded (the seed runner's worst moment to crash). */
+  onCommitted: (() => void) | undefined;
+
   private count(r: ClientReply | null): OpStatus {
     if (r === null) {
       this.h.unknown++;
       return 'unknown';
     }
     const s = outcome(r);
-    if (s === 'ok') this.h.committed++;
+    if (s === 'ok') {
+      this.h.committed++;
+      this.onCommitted?.();
+    }
     else if (!r.ok && r.code === 'aborted') this.h.aborted++;
     else if (!r.ok && r.code === 'unavailable') this.h.unavailable++;
     else if (s === 'unknown') this.h.unknown++;

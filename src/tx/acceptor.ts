@@ -23,14 +23,27 @@ export interface AcceptorTx {
   firstSeenAt: number;
 }
 
+/** Forgotten transactions whose decision is still remembered in memory, at most. */
+const recent_decisions_max = 100_000;
+
 /**
  * The acceptor role (and RTM: replicated transaction manager) of Paxos Commit. A peer
  * hosts the acceptor slots i with acc[i] === self. Every answer is sent only after the
- * state it reports is durable. Decisions are kept for tx_decision_retention_ms so that
- * participants that were away can still learn them.
+ * state it reports is durable.
+ *
+ * Forgetting: once every replica of every key acknowledged applying the decision, the TM
+ * says tx_forget and the state goes (its record is deleted: with the log-structured
+ * storage a record that lives a few hundred ms never reaches a checkpoint). The decision is
+ * still remembered in memory for late duplicates, up to recent_decisions_max. Without every
+ * acknowledgement (a replica down, a message lost) decisions stay on disk for
+ * tx_decision_retention_ms so that participants that were away can still learn them. Why:
+ * keeping every decision for an hour cost one record per transaction per acceptor, on disk
+ * and in memory (millions at a thousand transactions per second).
  */
 export class Acceptor {
   readonly txs = new Map<string, AcceptorTx>();
+  /** Forgotten (applied everywhere) transactions and their decision, oldest first. */
+  private readonly recent = new Map<string, boolean>();
   /** Called when a transaction's state exists and is undecided: the RTM timer. */
   onNewTx: (tx: string) => void = () => {};
 
@@ -67,8 +80,30 @@ export class Acceptor {
     return ss;
   }
 
+  /** If tx was decided and forgotten, answer from memory (true). */
+  private answeredFromMemory(from: PeerId, tx: string): boolean {
+    const d = this.recent.get(tx);
+    if (d === undefined) return false;
+    this.ctx.send(from, { t: 'tx_decision', tx, commit: d });
+    return true;
+  }
+
+  /** Every replica applied these: drop their state (see the class comment). */
+  onForget(txs: readonly string[]): void {
+    for (const tx of txs) {
+      const st = this.txs.get(tx);
+      if (!st || st.decision === null) continue; // undecided: never dropped on anyone's word
+      this.txs.delete(tx);
+      this.ctx.unpersist(PREFIX + tx);
+      this.recent.set(tx, st.decision);
+      if (this.recent.size > recent_decisions_max) this.recent.delete(this.recent.keys().next().value as string);
+      this.ctx.counters.add('acc.forgotten');
+    }
+  }
+
   /** A participant's ballot-0 vote. The first ballot-0 value of an instance sticks. */
   onVote(from: PeerId, msg: MsgOf<'tx_vote'>): void {
+    if (this.answeredFromMemory(from, msg.tx)) return;
     const st = this.ensure(msg.tx, msg.tm, msg.acc, msg.keys);
     if (st.decision !== null) {
       this.ctx.send(from, { t: 'tx_decision', tx: msg.tx, commit: st.decision });
@@ -105,6 +140,7 @@ export class Acceptor {
   }
 
   onP1a(from: PeerId, msg: MsgOf<'tx_p1a'>): void {
+    if (this.answeredFromMemory(from, msg.tx)) return;
     const st = this.ensure(msg.tx, msg.tm, msg.acc, msg.keys);
     if (st.decision !== null) {
       this.ctx.send(from, { t: 'tx_decision', tx: msg.tx, commit: st.decision });
@@ -135,6 +171,7 @@ export class Acceptor {
   }
 
   onP2a(from: PeerId, msg: MsgOf<'tx_p2a'>): void {
+    if (this.answeredFromMemory(from, msg.tx)) return;
     const st = this.txs.get(msg.tx);
     if (!st) return;
     if (st.decision !== null) {
@@ -172,6 +209,7 @@ export class Acceptor {
 
   /** A participant in doubt: answer if we know, else make sure recovery runs. */
   onInquire(from: PeerId, msg: MsgOf<'tx_inquire'>): boolean {
+    if (this.answeredFromMemory(from, msg.tx)) return false;
     const st = this.ensure(msg.tx, msg.tm, msg.acc, msg.keys);
     if (st.decision !== null) {
       this.ctx.send(from, { t: 'tx_decision', tx: msg.tx, commit: st.decision });

@@ -1,4 +1,5 @@
 import { keyPosition } from '../core/hash.ts';
+import { tx_gc_entries_per_message_max } from '../core/limits.ts';
 import type { MsgOf } from '../core/messages.ts';
 import type { PeerId } from '../core/types.ts';
 import type { PeerContext } from '../peer/context.ts';
@@ -15,9 +16,30 @@ import type { TransactionManager } from './tm.ts';
  * It also spreads every decision: to the acceptors, the TM, and every replica of every
  * key (tx_decide, which also reaches replicas that never voted).
  */
+/** Decisions whose acknowledgements a TM waits for, at most (the oldest are left to the acceptors' retention). */
+const gc_awaiting_max = 200_000;
+
+interface AwaitingAcks {
+  /** Replicas that must acknowledge: keys x r. */
+  needed: number;
+  /** keyIndex * r + slot of those that did. */
+  seen: Set<number>;
+  acc: PeerId[];
+  until: number;
+}
+
 export class Transactions {
   readonly acceptor: Acceptor;
   private readonly recoveries = new Map<string, Recovery>();
+  /**
+   * Garbage collection of acceptor state (see acceptor.ts): acknowledgements of applied
+   * decisions waiting to go to each TM, transactions each acceptor may forget, and the
+   * decisions we (as TM) wait on acknowledgements for. Sent in batches every tx_gc_batch_ms.
+   */
+  private readonly appliedOut = new Map<PeerId, Array<[string, number, number]>>();
+  private readonly forgetOut = new Map<PeerId, string[]>();
+  private readonly awaiting = new Map<string, AwaitingAcks>();
+  private gcFlushArmed = false;
 
   constructor(
     private readonly ctx: PeerContext,
@@ -27,7 +49,73 @@ export class Transactions {
   ) {
     this.acceptor = new Acceptor(ctx);
     this.acceptor.onNewTx = (tx) => this.armRtmTimer(tx);
-    tm.onDecided = (tx, commit, keys, acc) => this.broadcast(tx, commit, keys, acc);
+    tm.onDecided = (tx, commit, keys, acc) => {
+      this.broadcast(tx, commit, keys, acc);
+      this.awaitAcks(tx, keys.length, acc);
+    };
+    store.onApplied = (tmPeer, tx, keyIndex, slot) => {
+      const list = this.appliedOut.get(tmPeer);
+      if (list) list.push([tx, keyIndex, slot]);
+      else this.appliedOut.set(tmPeer, [[tx, keyIndex, slot]]);
+      this.armGcFlush();
+    };
+  }
+
+  // ------------------------------------------------- acceptor garbage collection
+
+  private awaitAcks(tx: string, keys: number, acc: PeerId[]): void {
+    const r = this.ctx.config.replication_factor;
+    this.awaiting.set(tx, { needed: keys * r, seen: new Set(), acc, until: this.ctx.now() + this.ctx.config.tx_gc_wait_ms });
+    if (this.awaiting.size > gc_awaiting_max) this.awaiting.delete(this.awaiting.keys().next().value as string);
+    this.armGcFlush();
+  }
+
+  /** Participants applied these decisions: once every replica of a transaction did, its acceptors may forget it. */
+  onApplied(msg: MsgOf<'tx_applied'>): void {
+    const r = this.ctx.config.replication_factor;
+    for (const [tx, keyIndex, slot] of msg.done) {
+      const a = this.awaiting.get(tx);
+      if (!a || slot >= r) continue;
+      a.seen.add(keyIndex * r + slot);
+      if (a.seen.size < a.needed) continue;
+      this.awaiting.delete(tx);
+      for (const peer of new Set(a.acc)) {
+        const list = this.forgetOut.get(peer);
+        if (list) list.push(tx);
+        else this.forgetOut.set(peer, [tx]);
+      }
+      this.armGcFlush();
+    }
+  }
+
+  private armGcFlush(): void {
+    if (this.gcFlushArmed) return;
+    this.gcFlushArmed = true;
+    this.ctx.timers.schedule(this.ctx.now() + this.ctx.config.tx_gc_batch_ms, () => {
+      this.gcFlushArmed = false;
+      this.flushGc();
+    });
+  }
+
+  private flushGc(): void {
+    const max = tx_gc_entries_per_message_max;
+    // Acknowledgements wait for the applied state to be durable; forgetting needs nothing of ours.
+    for (const [peer, done] of this.appliedOut) {
+      for (let i = 0; i < done.length; i += max) this.ctx.sendAfterPersist(peer, { t: 'tx_applied', done: done.slice(i, i + max) });
+    }
+    this.appliedOut.clear();
+    for (const [peer, txs] of this.forgetOut) {
+      for (let i = 0; i < txs.length; i += max) this.ctx.send(peer, { t: 'tx_forget', txs: txs.slice(i, i + max) });
+    }
+    this.forgetOut.clear();
+    // Decisions not acknowledged by everyone in time stay with the acceptors' retention.
+    const now = this.ctx.now();
+    for (const [tx, a] of this.awaiting) {
+      if (a.until > now) break; // insertion order is age order
+      this.awaiting.delete(tx);
+      this.ctx.counters.add('tx.gc_unacknowledged');
+    }
+    if (this.awaiting.size > 0) this.armGcFlush();
   }
 
   /** After a restart: undecided transactions we hold votes for get their RTM timers again. */
