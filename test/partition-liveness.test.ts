@@ -137,6 +137,44 @@ describe('(a) authority reaches a peer that joined before the data did', () => {
     }
   });
 
+  it('a restarted peer hands its whole leftover lineage to its predecessor, also the part across zero', () => {
+    const sim = new Simulation({ seed: 65, network: { latency_min_ms: 2, latency_jitter_mean_ms: 0 } });
+    const A = at(0.7);
+    const B = at(0.2);
+    const C = at(0.1);
+    const D = at(0.19);
+    sim.addPeer(null, A);
+    sim.addPeer(A, B);
+    expect(settle(sim, 30_000)).toBeGreaterThanOrEqual(0);
+    expect(sim.runUntilTrue(() => sim.members().every(authoritative), 30_000)).toBe(true);
+    const keys = Array.from({ length: 60 }, (_, i) => `r${i}`);
+    for (const k of keys) expect(request(sim, A, { op: 'tx_commit', tx: `init-${k}`, writes: [[k, k, true]] })).toMatchObject({ ok: true });
+    sim.runFor(1_000);
+
+    // Every peer goes down at once. A comes back first and two new peers join while B is
+    // away: when B is back, its range is (D, B] and it holds its old lineage of (A, D],
+    // which runs through zero, as stale data. All of it belongs behind B now; the keys in
+    // (0.7, 0.75] have two slots in it, so nothing else can bring them back.
+    sim.crash(A);
+    sim.crash(B);
+    sim.runFor(500);
+    sim.restart(A, null);
+    sim.runFor(500);
+    sim.addPeer(A, C);
+    sim.runFor(500);
+    sim.addPeer(A, D);
+    sim.runFor(500);
+    sim.restart(B, A);
+    expect(settle(sim, 30_000)).toBeGreaterThanOrEqual(0);
+    expect(sim.nodes.get(B)!.peer.ring.pred).toBe(D);
+    const held = sim.runUntilTrue(() => sim.members().every(authoritative), 30_000);
+    const view = sim.members().map((m) => `${m.id / ID_SPACE}: empty ${JSON.stringify(m.peer.store.empty.intervals().map(([x, y]) => [x / ID_SPACE, y / ID_SPACE]))}`);
+    expect(held, `every peer authoritative over its range: ${view.join('; ')}`).toBe(true);
+    for (const k of keys) {
+      for (const p of [A, B, C, D]) expect(request(sim, p, { op: 'read', key: k }), `${k} read at ${p / ID_SPACE}`).toMatchObject({ ok: true, found: true, value: k });
+    }
+  });
+
   // Tabs opened at the same moment, placed as the browser runtime places them (each knows
   // the founder and some of the others), joining at once: every range must end up held
   // authoritatively. Before authority was passed on, about one seed in ten left some keys

@@ -239,10 +239,12 @@ export class ReplicaStore {
     if (!this.restored || pred === null || pred === self) return;
     const outside = new RangeSet(this.stale.intervals());
     outside.remove(pred, self);
-    for (const [a, b] of outside.intervals()) {
-      const lo = a < 0 ? 2 ** 52 - 1 : a;
+    // As arcs: a part that runs through zero is one piece. (Taken as the two intervals it is
+    // kept as, the one before zero did not end at our predecessor and was never handed on:
+    // its lineage ended here, and keys with two slots in it stayed unavailable.)
+    for (const [lo, b] of outside.arcs()) {
       // Only the part that ends at our predecessor belongs to it.
-      if (b !== pred && !(pred === 2 ** 52 - 1 && b === pred)) continue;
+      if (b !== pred) continue;
       this.ctx.counters.add('handover.leftover');
       this.handOver(lo, b, pred);
       this.stale.remove(lo, b);
