@@ -208,7 +208,7 @@ void startPage('console', (client: DemoClient, main: HTMLElement) => {
         el('p', { class: 'muted small' }, [
           'Sampled every second from this tab’s peer. Transactions are those this peer decided as transaction manager (this tab’s own, and any it finished for a failed one); unknown are this console’s commits whose outcome did not come back. “Start load” has every console that runs it increment one shared counter, so their transactions conflict.',
         ]),
-        el('div', { class: 'plots' }, Object.values(plots).map((p) => p.element)),
+        el('div', { class: 'plots' }, Object.entries(plots).map(([name, p]) => ((p.element.dataset.testid = `plot-${name}`), p.element))),
       ]),
       el('section', { class: 'panel' }, [el('h2', {}, ['Debug']), debug]),
     ]),
@@ -271,7 +271,7 @@ function replicaTable(replicas: ReplicaInfo[], majorityVersion: number | null, r
   return el('div', {}, [
     table,
     el('p', { class: 'notice info small', 'data-testid': 'replicas-shared' }, [
-      shared.map(([peer, slots]) => `Replicas ${slots.join(' and ')} are both on peer ${shortId(peer)}`).join('; '),
+      shared.map(([peer, slots]) => `Replicas ${slots.slice(0, -1).join(', ')} and ${slots.at(-1)} are ${slots.length === 2 ? 'both' : 'all'} on peer ${shortId(peer)}`).join('; '),
       ringSize < replicas.length
         ? `: a ring of ${ringSize} peer${ringSize === 1 ? '' : 's'} cannot spread ${replicas.length} replicas over ${replicas.length} peers, so losing one peer loses more than one copy. Open more tabs.`
         : `: its range spans more than a quarter of the ring (its peers are unevenly spread), so losing it loses ${Math.max(...shared.map(([, s]) => s.length))} of the ${replicas.length} copies at once.`,

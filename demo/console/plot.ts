@@ -54,6 +54,9 @@ export class Plot {
     const height = plot_height_px - time_axis_px;
     const pad = 4;
     c.clearRect(0, 0, width, plot_height_px);
+    // For tests and tools: how many samples, and the largest value shown.
+    this.element.dataset.samples = String(Math.max(0, ...series.map((s) => s.values.length)));
+    this.element.dataset.max = String(Math.max(0, ...series.flatMap((s) => s.values)));
     const topOf = (ss: Series[]) => niceCeil(Math.max(1e-9, ...ss.flatMap((s) => s.values)));
     const leftTop = topOf(series.filter((s) => !s.right));
     const rightTop = topOf(series.filter((s) => s.right));

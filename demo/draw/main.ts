@@ -264,6 +264,8 @@ void startPage('draw', async (client: DemoClient, main: HTMLElement) => {
 
   canvas.onpointerdown = (e) => {
     canvas.setPointerCapture(e.pointerId);
+    // Keys (Delete, Esc, tool letters) act on the drawing again, not on a toolbar field.
+    if (document.activeElement instanceof HTMLElement) document.activeElement.blur();
     const p = toCanvas(e);
     if (tool === 'select') {
       const cur = selected ? live.get(selected.id) : undefined;

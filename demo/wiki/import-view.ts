@@ -31,11 +31,11 @@ export function importView(store: WikiStore): HTMLElement {
     const n = (x: number) => x.toLocaleString('en');
     const rate = p.elapsedMs > 0 ? (p.pages / p.elapsedMs) * 1000 : 0;
     line.textContent = p.done
-      ? `Import complete: ${n(p.pages)} pages (${n(p.created)} new, ${n(p.updated)} updated, ${n(p.unchanged)} unchanged${p.failed.length ? `, ${p.failed.length} failed` : ''}), ${n(p.listsDone)} title and backlink lists for ${n(p.linkTargets)} linked titles, in ${(p.elapsedMs / 1000).toFixed(1)} s.`
+      ? `Import complete: ${n(p.pages)} pages (${n(p.created)} new, ${n(p.updated)} updated, ${n(p.unchanged)} unchanged${p.failed.length ? `, ${p.failed.length} failed` : ''}), backlinks of ${n(p.linkTargets)} linked titles, in ${(p.elapsedMs / 1000).toFixed(1)} s${p.pagesMs !== null ? ` (pages ${(p.pagesMs / 1000).toFixed(1)} s, lists ${((p.elapsedMs - p.pagesMs) / 1000).toFixed(1)} s)` : ''}.`
       : p.phase === 'pages'
         ? `Saving pages: ${n(p.pages)}${p.pagesTotal ? ` of ${n(p.pagesTotal)}` : ''} · ${formatBytes(p.bytesRead)} read · ${rate.toFixed(1)} pages/s · ${secs} s · now: ${p.current}`
         : p.listsDone < p.listsTotal
-          ? `Writing the title index and backlink lists: ${n(p.listsDone)} of ${n(p.listsTotal)} lists (the imported pages link to ${n(p.linkTargets)} titles) · ${secs} s · now: ${p.current}`
+          ? `Writing the title index and the backlinks of the ${n(p.linkTargets)} titles the pages link to: ${n(p.listsDone)} of ${n(p.listsTotal)} lists · ${secs} s · now: ${p.current}`
           : `Marking pages as indexed${p.repaired ? `, re-indexed ${p.repaired} edited during the import` : ''} · ${secs} s`;
     line.dataset.done = String(p.done);
     if (p.done) bar.value = 1;
@@ -107,7 +107,7 @@ export function importView(store: WikiStore): HTMLElement {
       el('code', {}, ['pages-articles.xml']),
       ' or ',
       el('code', {}, ['.xml.gz']),
-      ') as it streams in and saves each page as a revision, with its categories and links. Pages whose text is unchanged are skipped, so importing twice is harmless.',
+      ') as it streams in and saves each page as a revision with its categories. Then it writes the title index and, for every title the pages link to (existing or not), its list of pages that link there. Pages whose text is unchanged are skipped, so importing twice is harmless; importing again also finishes an import that was stopped. The pages can be read while the lists are written.',
     ]),
     el('div', { class: 'row' }, [sampleBtn, el('span', { class: 'muted' }, ['or']), file, cancel]),
     el('p', { class: 'muted small' }, [

@@ -1,6 +1,6 @@
 import { describeError } from '../shared/errors.ts';
 import { exportText, readExport } from './mediawiki-xml.ts';
-import { key, list_batch_keys, type WikiStore } from './wiki-store.ts';
+import { bucketOf, key, list_batch_keys, type WikiStore } from './wiki-store.ts';
 
 export interface ImportProgress {
   /** Bytes of the file read so far (compressed, when it is). */
@@ -15,9 +15,11 @@ export interface ImportProgress {
   failed: Array<{ title: string; error: string }>;
   current: string;
   elapsedMs: number;
+  /** How long saving the pages took (set when the second phase starts). */
+  pagesMs: number | null;
   /** 'pages': saving pages; 'links': writing the title index and backlink lists of all of them. */
   phase: 'pages' | 'links';
-  /** Lists to write in the second phase (title lists and backlink lists, one per linked title). */
+  /** Lists to write in the second phase: title lists (one per first letter) and backlink buckets. */
   listsTotal: number;
   listsDone: number;
   /** Distinct titles the imported pages link to, and how many of them are pages of the wiki. */
@@ -69,14 +71,13 @@ function counter(onBytes: (n: number) => void): TransformStream<Uint8Array, Uint
 /**
  * Import a MediaWiki export into the wiki. First every page is saved, a few at a time (a
  * new revision only when its text changed, so importing twice is harmless), with its
- * categories. Then the lists that many pages share are written for all of them at once:
- * the title index, and one backlink list per linked title, whether that page exists or
- * not (a red link's "What links here" is how a wiki finds the pages to fix when it is
- * created). Written by target, each list is one key in one transaction of list_batch_keys
- * lists; written page by page, as a save does, the same lists took the sample (20,729
- * titles linked from 491 pages) over half an hour on 3 tabs, since most lists were read
- * and written by several pages' transactions, which also conflicted. Last, each page is
- * marked as indexed; a page that someone edited during the import is re-indexed alone.
+ * categories. Then what many pages share is written once for all of them: the title
+ * index, and the backlinks of every linked title, whether that page exists or not (a red
+ * link's "what links here" is how a wiki finds the pages to fix when it is created). The
+ * backlinks go into buckets (WikiStore.addBacklinks): the sample's 491 pages link to
+ * 20,729 titles, which fit in 256 keys; one list per title took over 10 minutes on 3
+ * tabs of this machine, page by page (as a save does) over half an hour. Last, each page
+ * is marked as indexed; a page that someone edited during the import is re-indexed alone.
  *
  * Until a page is marked, it shows that its lists are being brought up to date, and any
  * tab that shows it finishes them itself (WikiStore.finishIndexing), so a stopped import
@@ -91,7 +92,7 @@ export async function importExport(
   signal: AbortSignal,
 ): Promise<ImportProgress> {
   const started = performance.now();
-  const p: ImportProgress = { phase: 'pages', listsTotal: 0, listsDone: 0, linkTargets: 0, repaired: 0, bytesRead: 0, bytesTotal, pagesTotal, pages: 0, created: 0, updated: 0, unchanged: 0, failed: [], current: '', elapsedMs: 0, done: false };
+  const p: ImportProgress = { pagesMs: null, phase: 'pages', listsTotal: 0, listsDone: 0, linkTargets: 0, repaired: 0, bytesRead: 0, bytesTotal, pagesTotal, pages: 0, created: 0, updated: 0, unchanged: 0, failed: [], current: '', elapsedMs: 0, done: false };
   const tell = () => {
     p.elapsedMs = performance.now() - started;
     onProgress({ ...p, failed: [...p.failed] });
@@ -129,12 +130,22 @@ export async function importExport(
   if (signal.aborted) return finish();
 
   p.phase = 'links';
-  const sources = new Map<string, string[]>();
-  for (const f of fresh) for (const t of f.links) (sources.get(t) ?? sources.set(t, []).get(t)!).push(f.title);
-  const targets = [...sources].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  p.linkTargets = targets.length;
+  p.pagesMs = performance.now() - started;
+  // Backlinks of the fresh pages, by target, by bucket.
+  const buckets = new Map<number, Map<string, string[]>>();
+  const targets = new Set<string>();
+  for (const f of fresh) {
+    for (const t of f.links) {
+      targets.add(t);
+      const n = bucketOf(t);
+      const bucket = buckets.get(n) ?? buckets.set(n, new Map()).get(n)!;
+      (bucket.get(t) ?? bucket.set(t, []).get(t)!).push(f.title);
+    }
+  }
+  const bucketList = [...buckets].sort(([a], [b]) => a - b);
+  p.linkTargets = targets.size;
   const letters = new Set(titles.map((t) => key.titles(t))).size;
-  p.listsTotal = letters + targets.length;
+  p.listsTotal = letters + bucketList.length;
   p.current = 'All pages';
   tell();
   try {
@@ -146,16 +157,16 @@ export async function importExport(
   tell();
   let nextBatch = 0;
   await parallel(list_concurrency, signal, async () => {
-    const batch = targets.slice(nextBatch, nextBatch + list_batch_keys);
+    const batch = bucketList.slice(nextBatch, nextBatch + list_batch_keys);
     nextBatch += batch.length;
     if (batch.length === 0) return false;
-    p.current = batch[0]![0];
+    p.current = `backlink buckets ${batch[0]![0]}–${batch.at(-1)![0]}`;
     try {
-      await store.addBacklinks(batch);
+      await store.addBacklinks(new Map(batch));
     } catch (e) {
       // The pages stay marked as not indexed: showing one (or importing again) finishes it.
-      for (const [, srcs] of batch) for (const s of srcs) unfinished.add(s);
-      p.failed.push({ title: `links to ${batch[0]![0]} … ${batch.at(-1)![0]}`, error: `backlinks not written: ${describeError(e)}` });
+      for (const [, bucket] of batch) for (const srcs of bucket.values()) for (const s of srcs) unfinished.add(s);
+      p.failed.push({ title: p.current, error: `backlinks not written: ${describeError(e)}` });
     }
     p.listsDone += batch.length;
     tell();
