@@ -11,12 +11,12 @@ const cards = [
   {
     href: './draw.html',
     title: 'Draw',
-    text: 'A shared canvas (DeTransDraw). Every shape is an item; selecting a shape locks it for you by a transaction; every change commits a transaction and shows up live in the other tabs.',
+    text: 'A shared canvas (DeTransDraw): rectangles, ellipses, lines, freehand and text, each an item. Selecting a shape locks it for you by a transaction; every change shows at once, commits a transaction and shows up live in the other tabs; a change the ring refuses is undone in red.',
   },
   {
     href: './wiki.html',
     title: 'Wiki',
-    text: 'A distributed Wikipedia on the Scalaris data model: pages, revisions, categories and backlinks, each save one transaction that detects edit conflicts. Import a real MediaWiki export.',
+    text: 'A distributed Wikipedia on the Scalaris data model: pages, revisions, categories and backlinks, each save one transaction that detects edit conflicts. History, red links, what links here. Import a real MediaWiki export: 491 pages of the 2006 Wikipedia.',
   },
 ];
 

@@ -25,15 +25,20 @@ export class LiveBoard {
 
   /** Load the whole drawing and start following changes. */
   async start(): Promise<void> {
-    this.stopIndex = await this.db.watch(drawKey.index(this.board), (v) => this.setOrder((v as string[] | undefined) ?? []));
+    // Retried while the ring re-forms: one index watch however many attempts it takes.
+    if (!this.stopIndex) this.stopIndex = await this.db.watch(drawKey.index(this.board), (v) => this.setOrder((v as string[] | undefined) ?? []));
     const ids = ((await this.db.get(drawKey.index(this.board))) as string[] | undefined) ?? [];
     this.setOrder(ids);
     await Promise.all(ids.map((id) => this.refresh(id)));
   }
 
   async stop(): Promise<void> {
-    await this.stopIndex?.();
-    await Promise.all([...this.watches.values()].map(async (w) => (await w)()));
+    const watches = [...this.watches.values()];
+    this.watches.clear();
+    const index = this.stopIndex;
+    this.stopIndex = null;
+    await index?.().catch(() => {});
+    await Promise.all(watches.map(async (w) => (await w)().catch(() => {}))).catch(() => {});
   }
 
   private setOrder(ids: string[]): void {

@@ -378,10 +378,19 @@ void startPage('draw', async (client: DemoClient, main: HTMLElement) => {
     if (selected) void store.release(selected.id).catch(() => {});
   });
 
-  try {
-    await retryUnavailable(() => live.start());
-  } catch (e) {
-    main.prepend(el('p', { class: 'notice error', role: 'alert' }, [`Could not load the drawing: ${describeError(e)}`]));
-  }
-  repaint();
+  const load = async (): Promise<void> => {
+    try {
+      await retryUnavailable(() => live.start());
+    } catch (e) {
+      const again = el('button', {}, ['Try again']);
+      const notice = el('div', { class: 'notice error', role: 'alert' }, [el('p', {}, [`Could not load the drawing: ${describeError(e)}`]), again]);
+      again.onclick = () => {
+        notice.remove();
+        void live.stop().then(load);
+      };
+      main.prepend(notice);
+    }
+    repaint();
+  };
+  await load();
 });

@@ -9,7 +9,7 @@ export function describeError(e: unknown): string {
       case 'commit_unknown':
         return 'The ring did not confirm in time whether the change was saved. It may still appear; check before repeating it.';
       case 'unavailable':
-        return 'Not enough peers holding this data are reachable right now (a majority of its 4 replicas is needed).';
+        return 'Not enough peers holding this data are reachable right now (a majority of its 4 replicas is needed). Tabs that were closed bring their data back when they are opened again; a ring that is re-forming answers again in a moment.';
       case 'not_joined':
         return 'This tab is not (yet) part of the ring. Wait a moment for it to join.';
       case 'limit':

@@ -124,7 +124,9 @@ void startPage('wiki', async (client: DemoClient, main: HTMLElement) => {
       }
     } catch (e) {
       if (gen !== generation) return;
-      content.replaceChildren(el('p', { class: 'notice error', role: 'alert' }, [`Could not show this: ${describeError(e)}`]));
+      const again = el('button', { 'data-testid': 'retry' }, ['Try again']);
+      again.onclick = () => void show(false);
+      content.replaceChildren(el('div', { class: 'notice error', role: 'alert' }, [el('p', {}, [`Could not show this: ${describeError(e)}`]), again]));
     }
   };
   addEventListener('hashchange', () => void show());
