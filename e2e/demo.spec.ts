@@ -54,6 +54,10 @@ async function shot(page: Page, name: string): Promise<void> {
   expect((await stat(path)).size, `${name}: screenshot looks blank`).toBeGreaterThan(screenshot_bytes_min);
   await expect(page.getByTestId('connect-error')).toHaveCount(0);
   await expect(page.locator('main')).not.toBeEmpty();
+  // Every page shows the ring status: in the ring, peers seen and connected.
+  await expect(page.getByTestId('ring-status')).toHaveAttribute('data-state', 'in');
+  await expect(page.getByTestId('peers-seen')).toBeVisible();
+  await expect(page.getByTestId('peers-connected')).toBeVisible();
 }
 
 /** Canvas coordinates of the drawing → page coordinates. */
@@ -224,7 +228,7 @@ test.describe.serial('demo applications on a ring of 3 tabs', () => {
       const db = (window as unknown as { demoClient: { db: import('../src/api/index.ts').Db } }).demoClient.db;
       await db.transact(async (tx) => {
         const s = (await tx.get(k)) as { rev: number } & Record<string, unknown>;
-        tx.write(k, { ...s, owner: { client: 'elsewhere', name: 'Another tab', color: '#6b46c1', until: Date.now() + 4000 }, rev: s.rev + 1 });
+        tx.write(k, { ...s, owner: { client: 'elsewhere', name: 'Another tab', color: '#6b46c1', until: Date.now() + 30_000 }, rev: s.rev + 1 });
       });
     }, `draw:main:shape:${ellipse}`);
     await drag(b, [460, 165], [700, 400]);
