@@ -24,7 +24,8 @@ const STATUS_INTERVAL_MS_DEFAULT = 30_000;
 /** How often the view is checked for a change worth a line (ms). */
 const CHANGE_POLL_MS = 500;
 
-export async function main(argv: string[]): Promise<number> {
+export async function main(argv: string[], opts: { parentPid?: number } = {}): Promise<number> {
+  const underNpm = process.env.npm_command !== undefined;
   const [command, ...rest] = argv;
   if (command !== 'peer') {
     console.error(USAGE);
@@ -63,6 +64,9 @@ export async function main(argv: string[]): Promise<number> {
     return 2;
   }
   const data = resolve(values.data);
+  // Under npm (npx, npm run) our parent is npm's shell: see the poll below. Its pid is read by
+  // the launcher before anything else, so that an exit while we start is noticed too.
+  const parent = underNpm ? (opts.parentPid ?? process.ppid) : 0;
   // Signals are ours from here on, before anything is printed: a signal that came between
   // the "peer ... is new" line and its handler killed the process without a leave.
   let stop: (signal: string) => void = () => {};
@@ -98,11 +102,11 @@ export async function main(argv: string[]): Promise<number> {
   // Started through npx or npm run, this process is a shell's child: a SIGTERM sent to npm
   // only (a service manager that signals the main process, or kill with npm's pid) ends npm
   // and the shell and leaves us running, orphaned, with the port and the data directory.
-  // Our parent's exit is taken as that signal (process.ppid is read once at start, so ask
-  // whether that process still exists).
-  const parent = process.ppid;
+  // Under npm, our parent's exit is taken as that signal. Not otherwise: started from a
+  // terminal with nohup or disown, the peer must outlive the shell that started it.
+  const parentGone = () => underNpm && (parent <= 1 || !processExists(parent));
   const poll = setInterval(() => {
-    if (!processExists(parent)) stop('parent process exited');
+    if (parentGone()) stop('parent process exited');
     else report(false);
   }, CHANGE_POLL_MS);
   const periodic = setInterval(() => report(true), interval);
@@ -137,7 +141,6 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 function processExists(pid: number): boolean {
-  if (!(pid > 1)) return true; // no parent to watch (or init itself)
   try {
     process.kill(pid, 0);
     return true;
