@@ -117,6 +117,7 @@ async function runTabs(viteUrl: string, signaling: string, n: number): Promise<R
         framesOut: d.frames_out - b.frames_out,
         drains: d.flushes - b.flushes,
         batchesWritten: d.batches_written - b.batches_written,
+        batchesMerged: (d.batches_merged ?? 0) - (b.batches_merged ?? 0),
         writeMsMean: Math.round(((d.write_ms - b.write_ms) / Math.max(1, d.batches_written - b.batches_written)) * 10) / 10,
         sendMs: Math.round(d.send_ms - b.send_ms),
         receiveMs: Math.round(d.decode_ms - b.decode_ms),

@@ -165,6 +165,26 @@ describe('Driver (real timers, memory adapters)', () => {
     expect(await db.read('k')).toBe(1);
   });
 
+  it('the writes of one burst (a vote, its acceptance, the decision, in one peer) go to storage as one batch', async () => {
+    const c = cluster();
+    open.push(c);
+    const gated = new GatedStorage(new MemoryStorage('burst', { volume: c.volume }));
+    const first = await c.add(null, gated);
+    await until(() => first.ringStatus === 'in', 2000, 'ring of one');
+    const db = new Db(driverLink(first));
+    await db.write('k', 0);
+    await sleep(200); // let periodic writes settle
+    const before = gated.writes;
+    const merged0 = first.snapshot().stats.batches_merged;
+    await db.addOnNr('k', 1);
+    // The commit's writes at the participants, acceptors and replicas of a ring of one are
+    // drains of one burst: the reply came after one write (the decision's follow-ups may
+    // take one more), not one per drain.
+    expect(gated.writes - before).toBeLessThanOrEqual(2);
+    expect(first.snapshot().stats.batches_merged - merged0).toBeGreaterThanOrEqual(2);
+    expect(await db.read('k')).toBe(1);
+  });
+
   it('a failed write is surfaced; no acknowledgement depends on it; reads go on; the driver recovers', async () => {
     const c = await ring(4);
     open.push(c);

@@ -110,7 +110,7 @@ export interface DriverStatus {
   /** Items held as replicas. */
   items: number;
   /** What the driver carried out (messages, batches, dropped acknowledgements, ...). */
-  stats: Driver['stats'] & { batches_written: number; write_ms: number };
+  stats: Driver['stats'] & { batches_written: number; write_ms: number; batches_merged: number };
 }
 
 interface PendingRequest {
@@ -182,7 +182,7 @@ export class Driver {
       failureChanged: (f) => {
         for (const l of this.failureListeners) this.callListener(() => l(f));
       },
-    });
+    }, (fn) => this.tasks.schedule(fn));
     this.storage = opts.storage;
     this.network = opts.network;
     if (opts.network.self !== opts.id) throw new Error(`network is for peer ${opts.network.self}, driver for ${opts.id}`);
@@ -369,7 +369,7 @@ export class Driver {
       heldOutputs: this.outbox.heldCount,
       writesInFlight: this.outbox.writesInFlight,
       items: this.peer.store.entries.size,
-      stats: { ...this.stats, batches_written: this.outbox.stats.batches_written, write_ms: this.outbox.stats.write_ms },
+      stats: { ...this.stats, batches_written: this.outbox.stats.batches_written, write_ms: this.outbox.stats.write_ms, batches_merged: this.outbox.stats.batches_merged },
     };
   }
 

@@ -3,6 +3,14 @@
  * batches go to storage in order; outputs that must wait (sendAfterPersist, replies) are
  * held until every batch written up to their step is durable, then released in order.
  *
+ * Batches of one burst are merged before they go: a batch is staged and handed to storage
+ * in a later task (`defer`), and every batch persisted meanwhile joins it. Why: a drain's
+ * messages to ourselves are delivered at once and cause more drains with more writes (a
+ * participant's vote reaches our acceptor, whose acceptance reaches our TM, whose decision
+ * reaches our replicas); written one by one they were two or three sequential commits on a
+ * transaction's critical path, merged they are one. Merged batches apply in order (later
+ * values win), so what reaches the disk is what the batches would have left one by one.
+ *
  * A failed write puts the outbox in failure mode: everything held behind the failed batch
  * or any later one is handed to `fail` (the driver drops protocol acknowledgements and turns
  * client replies that acknowledge a write into errors), and so is every later output until
@@ -66,14 +74,18 @@ export class DurableOutbox {
   private retryDelay: number;
   private retrying = false;
   private closed = false;
-  /** Batches made durable, and the time (ms) they took from write() to durable, summed. */
-  readonly stats = { batches_written: 0, write_ms: 0 };
+  /** The batch being gathered before it goes to storage (its number is already issued). */
+  private staged: { n: number; first: WriteBatch; merged: Map<string, Json | undefined> | null } | null = null;
+  /** Batches made durable, and the time (ms) they took from write() to durable, summed; drains' batches merged into others. */
+  readonly stats = { batches_written: 0, write_ms: 0, batches_merged: 0 };
 
   constructor(
     private readonly storage: StorageAdapter,
     private readonly limits: OutboxLimits,
     private readonly now: () => number,
     private readonly handlers: OutboxHandlers,
+    /** Runs the staged batch's write later (a task after the current burst). */
+    private readonly defer: (fn: () => void) => void = (fn) => queueMicrotask(fn),
   ) {
     this.retryDelay = limits.storage_retry_ms;
   }
@@ -102,7 +114,34 @@ export class DurableOutbox {
       mergeInto(this.unwritten, batch);
       return;
     }
-    const n = ++this.issued;
+    const staged = this.staged;
+    if (staged !== null) {
+      if (staged.merged === null) {
+        staged.merged = new Map();
+        mergeInto(staged.merged, staged.first);
+      }
+      mergeInto(staged.merged, batch);
+      this.stats.batches_merged++;
+      return;
+    }
+    this.staged = { n: ++this.issued, first: batch, merged: null };
+    this.defer(() => this.issue());
+  }
+
+  /** Hands the staged batch to storage. */
+  private issue(): void {
+    const staged = this.staged;
+    this.staged = null;
+    if (staged === null || this.closed) return;
+    const { n } = staged;
+    const batch = staged.merged === null ? staged.first : toBatch(staged.merged);
+    if (this.failure_ !== null) {
+      // Storage failed while this gathered: it joins the rewrite (its outputs were failed).
+      mergeInto(this.unwritten, batch);
+      this.completed.add(n);
+      this.advance();
+      return;
+    }
     this.inFlight.set(n, batch);
     const t0 = this.now();
     this.storage.write(batch).then(
@@ -129,9 +168,10 @@ export class DurableOutbox {
     while (this.held.length > 0 && this.failure_ === null && this.now() < deadline) await new Promise((r) => setTimeout(r, 10));
   }
 
-  /** Stops: nothing held is released any more. */
+  /** Stops: nothing held is released any more (a staged batch is dropped, as a crash would). */
   close(): void {
     this.closed = true;
+    this.staged = null;
     clearTimeout(this.retryTimer);
     this.held = [];
   }
