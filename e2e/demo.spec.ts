@@ -187,13 +187,17 @@ test.describe.serial('demo applications on a ring of 3 tabs', () => {
     for (const p of pages) await expect(p.getByTestId('layers').locator('li:not([data-owner=""])')).toHaveCount(0, { timeout: 30_000 });
     await shot(b, 'draw-all-kinds');
 
-    // b and c grab the rectangle at the same moment: exactly one gets it.
+    // b and c (named by their users) grab the rectangle at the same moment: exactly one gets it.
+    for (const [p, name] of [[b, 'Bea'], [c, 'Cem']] as const) {
+      await p.getByTestId('my-name').fill(name);
+      await p.getByTestId('my-name').press('Enter');
+    }
     const centre = [200, 170] as [number, number];
     await Promise.all([b, c].map(async (p) => p.mouse.click(...(await canvasPoint(p, ...centre)))));
     await expect.poll(async () => (await Promise.all([b, c].map((p) => layerOf(p, 'rect').getAttribute('data-mine')))).filter((m) => m === 'true').length, { timeout: 30_000 }).toBe(1);
     const bHolds = (await layerOf(b, 'rect').getAttribute('data-mine')) === 'true';
     const [holder, other] = bHolds ? [b, c] : [c, b];
-    await expect(layerOf(other, 'rect')).not.toHaveAttribute('data-owner', '', { timeout: 30_000 });
+    await expect(layerOf(other, 'rect')).toHaveAttribute('data-owner', holder === b ? 'Bea' : 'Cem', { timeout: 30_000 });
     await shot(other, 'draw-locked-by-other');
 
     // The other tab tries to move it: nothing moves anywhere.

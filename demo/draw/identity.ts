@@ -11,3 +11,12 @@ export function identity(): Me {
   const color = palette[parseInt(client.slice(-2), 36) % palette.length]!;
   return { client, name, color };
 }
+
+/** Keep the name for the next tabs of this browser. */
+export function rememberName(name: string): void {
+  try {
+    localStorage.setItem(name_storage_key, name);
+  } catch {
+    /* storage refused (private mode): the name lasts for this tab */
+  }
+}

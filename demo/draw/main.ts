@@ -8,7 +8,7 @@ import { DrawStore, lock_idle_ms, lock_lease_ms, lock_renew_ms, newShapeId, path
 import { handleAt, pathFromPoints, resized, shapeAt, type Point } from './geometry.ts';
 import { drawBoard } from './render.ts';
 import { ChangeQueue } from './change-queue.ts';
-import { identity } from './identity.ts';
+import { identity, rememberName } from './identity.ts';
 import './draw.css';
 
 /** Logical size of the canvas (shapes are stored in these units; the page scales it to fit). */
@@ -66,6 +66,13 @@ void startPage('draw', async (client: DemoClient, main: HTMLElement) => {
   const textInput = el('input', { type: 'text', value: 'Hello', size: 12, title: 'What the text tool writes; with a text selected, its text', 'data-testid': 'text-input' });
   const delBtn = el('button', { class: 'danger', title: 'Delete the selected shape (Del)', 'data-testid': 'delete' }, ['Delete']);
   const frontBtn = el('button', { title: 'Bring the selected shape to the front' }, ['To front']);
+  const nameInput = el('input', { type: 'text', value: me.name, size: 10, maxlength: 40, 'data-testid': 'my-name' });
+  nameInput.onchange = () => {
+    // Shown to others from this tab's next hold on (the leases carry the name).
+    me.name = nameInput.value.trim() || me.name;
+    nameInput.value = me.name;
+    rememberName(me.name);
+  };
   const toolButtons = tools.map(([t, icon, title]) =>
     el('button', { class: `tool${t === tool ? ' on' : ''}`, title, 'data-tool': t, 'data-testid': `tool-${t}` }, [icon]),
   );
@@ -85,7 +92,7 @@ void startPage('draw', async (client: DemoClient, main: HTMLElement) => {
       el('label', { class: 'small row' }, ['Text ', textInput]),
       el('div', { class: 'row' }, [frontBtn, delBtn]),
       el('span', { class: 'grow' }),
-      el('span', { class: 'small me', style: `border-color:${me.color}` }, [`You are ${me.name}`]),
+      el('label', { class: 'small me', style: `border-color:${me.color}`, title: 'The name other tabs see on the shapes you hold' }, ['You are ', nameInput]),
     ]),
     el('div', { class: 'draw-body' }, [
       el('div', { class: 'board-wrap panel' }, [canvas]),
