@@ -399,12 +399,13 @@ test.describe.serial('demo applications on a ring of 3 tabs', () => {
     await expect(a.getByTestId('import-progress')).toContainText(/pages/, { timeout: 30_000 });
     await shot(a, 'wiki-import-progress');
     await expect(a.getByTestId('import-progress')).toHaveAttribute('data-done', 'true', { timeout: 850_000 });
+    // The import's own summary (pages, lists, seconds) and anything it had to try again go into the report.
+    const summary = (await a.getByTestId('import-progress').textContent()) ?? '';
+    const trouble = (await a.getByTestId('import-errors').textContent()) ?? '';
+    test.info().annotations.push({ type: 'import', description: `${summary} (load average ${loadavg()[0]!.toFixed(1)}) ${trouble}` });
+    console.log(`demo e2e: ${summary} (load average ${loadavg()[0]!.toFixed(1)})${trouble ? `\n  ${trouble}` : ''}`);
     await expect(a.getByTestId('import-progress')).toContainText('Import complete: 491 pages');
     await expect(a.getByTestId('import-progress')).not.toContainText('failed');
-    // The import's own summary (pages, lists, seconds) goes into the report.
-    const summary = (await a.getByTestId('import-progress').textContent()) ?? '';
-    test.info().annotations.push({ type: 'import', description: `${summary} (load average ${loadavg()[0]!.toFixed(1)})` });
-    console.log(`demo e2e: ${summary} (load average ${loadavg()[0]!.toFixed(1)})`);
     await shot(a, 'wiki-import-done');
     await b.evaluate(() => (location.hash = '#/wiki/Algeria'));
     await expect(b.getByTestId('page-title')).toHaveText('Algeria', { timeout: 30_000 });

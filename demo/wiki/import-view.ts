@@ -15,7 +15,7 @@ export function importView(store: WikiStore): HTMLElement {
   const cancel = el('button', { disabled: true }, ['Stop']);
   const bar = el('progress', { max: 1, value: 0, class: 'import-bar' });
   const line = el('p', { class: 'small', 'data-testid': 'import-progress' }, ['Nothing imported yet.']);
-  const errors = el('div');
+  const errors = el('div', { 'data-testid': 'import-errors' });
   const stall = el('p', { class: 'notice info small', hidden: true, 'data-testid': 'import-stalled' });
   let controller: AbortController | null = null;
   let lastProgressAt = 0;
@@ -41,7 +41,10 @@ export function importView(store: WikiStore): HTMLElement {
     if (p.done) bar.value = 1;
     errors.replaceChildren(
       ...(p.failed.length
-        ? [el('p', { class: 'notice error' }, [`${p.failed.length} page(s) could not be imported:`]), el('ul', { class: 'small' }, p.failed.slice(0, 50).map((f) => el('li', {}, [`${f.title}: ${f.error}`])))]
+        ? [el('p', { class: 'notice error' }, [`${p.failed.length} page(s) could not be imported (importing again tries them again):`]), el('ul', { class: 'small' }, p.failed.slice(0, 50).map((f) => el('li', {}, [`${f.title}: ${f.error}`])))]
+        : []),
+      ...(p.retried.length
+        ? [el('details', { class: 'small muted', 'data-testid': 'import-retried' }, [el('summary', {}, [`${p.retried.length} operation(s) tried again after a passing failure`]), el('ul', {}, p.retried.slice(-50).map((f) => el('li', {}, [`${f.title}: ${f.error}`])))])]
         : []),
     );
   };

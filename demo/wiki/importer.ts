@@ -1,3 +1,4 @@
+import { AbortedError, CommitUnknownError, NotJoinedError, UnavailableError } from '../../src/api/index.ts';
 import { describeError } from '../shared/errors.ts';
 import { exportText, readExport } from './mediawiki-xml.ts';
 import { bucketOf, key, list_batch_keys, type WikiStore } from './wiki-store.ts';
@@ -13,6 +14,8 @@ export interface ImportProgress {
   updated: number;
   unchanged: number;
   failed: Array<{ title: string; error: string }>;
+  /** Operations that failed for a passing reason (a conflict, replicas out of reach) and were tried again. */
+  retried: Array<{ title: string; error: string }>;
   current: string;
   elapsedMs: number;
   /** How long saving the pages took (set when the second phase starts). */
@@ -92,10 +95,10 @@ export async function importExport(
   signal: AbortSignal,
 ): Promise<ImportProgress> {
   const started = performance.now();
-  const p: ImportProgress = { pagesMs: null, phase: 'pages', listsTotal: 0, listsDone: 0, linkTargets: 0, repaired: 0, bytesRead: 0, bytesTotal, pagesTotal, pages: 0, created: 0, updated: 0, unchanged: 0, failed: [], current: '', elapsedMs: 0, done: false };
+  const p: ImportProgress = { retried: [], pagesMs: null, phase: 'pages', listsTotal: 0, listsDone: 0, linkTargets: 0, repaired: 0, bytesRead: 0, bytesTotal, pagesTotal, pages: 0, created: 0, updated: 0, unchanged: 0, failed: [], current: '', elapsedMs: 0, done: false };
   const tell = () => {
     p.elapsedMs = performance.now() - started;
-    onProgress({ ...p, failed: [...p.failed] });
+    onProgress({ ...p, failed: [...p.failed], retried: [...p.retried] });
   };
   const pages = readExport(await exportText(bytes.pipeThrough(counter((n) => (p.bytesRead += n)))));
   const titles: string[] = [];
@@ -113,9 +116,12 @@ export async function importExport(
     tell();
     try {
       const time = Date.parse(page.timestamp);
-      const { outcome, record } = await store.importPage(
-        { title: page.title, text: page.text, author: page.contributor, comment: page.comment ? `import: ${page.comment}` : 'import', time: Number.isFinite(time) ? time : Date.now() },
-        { deferLinks: true, indexTitle: false },
+      // Importing a page again is harmless (an unchanged text is skipped), so a passing failure is retried.
+      const { outcome, record } = await retrying(p, page.title, signal, () =>
+        store.importPage(
+          { title: page.title, text: page.text, author: page.contributor, comment: page.comment ? `import: ${page.comment}` : 'import', time: Number.isFinite(time) ? time : Date.now() },
+          { deferLinks: true, indexTitle: false },
+        ),
       );
       p[outcome]++;
       titles.push(record.title);
@@ -149,7 +155,7 @@ export async function importExport(
   p.current = 'All pages';
   tell();
   try {
-    await store.indexTitles(titles);
+    await retrying(p, 'All pages', signal, () => store.indexTitles(titles));
   } catch (e) {
     p.failed.push({ title: 'All pages', error: `title index not updated: ${describeError(e)}` });
   }
@@ -162,7 +168,7 @@ export async function importExport(
     if (batch.length === 0) return false;
     p.current = `backlink buckets ${batch[0]![0]}–${batch.at(-1)![0]}`;
     try {
-      await store.addBacklinks(new Map(batch));
+      await retrying(p, p.current, signal, () => store.addBacklinks(new Map(batch)));
     } catch (e) {
       // The pages stay marked as not indexed: showing one (or importing again) finishes it.
       for (const [, bucket] of batch) for (const srcs of bucket.values()) for (const s of srcs) unfinished.add(s);
@@ -182,7 +188,7 @@ export async function importExport(
     nextMark += batch.length;
     if (batch.length === 0) return false;
     try {
-      repair.push(...(await store.markIndexed(batch)));
+      repair.push(...(await retrying(p, batch[0]!.title, signal, () => store.markIndexed(batch))));
     } catch (e) {
       p.failed.push({ title: batch[0]!.title, error: `not marked as indexed: ${describeError(e)}` });
     }
@@ -194,7 +200,7 @@ export async function importExport(
     if (title === undefined) return false;
     p.current = title;
     try {
-      await store.finishIndexing(title);
+      await retrying(p, title, signal, () => store.finishIndexing(title));
     } catch (e) {
       p.failed.push({ title, error: `lists not brought up to date: ${describeError(e)}` });
     }
@@ -211,6 +217,29 @@ export async function importExport(
     return p;
   }
 }
+/** Attempts per operation of an import before it counts as failed. */
+export const import_attempts_max = 4;
+const retry_pause_ms = 1000;
+
+/**
+ * Run op, and again (after a pause, up to import_attempts_max times) when it fails for a
+ * reason that passes: a conflict with another transaction, replicas out of reach while the
+ * ring re-forms, an outcome that did not come back. Every operation of an import is
+ * idempotent, so trying again is safe; each retry is recorded in the progress.
+ */
+async function retrying<T>(p: ImportProgress, title: string, signal: AbortSignal, op: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await op();
+    } catch (e) {
+      const passing = e instanceof AbortedError || e instanceof UnavailableError || e instanceof CommitUnknownError || e instanceof NotJoinedError;
+      if (!passing || attempt >= import_attempts_max || signal.aborted) throw e;
+      p.retried.push({ title, error: `${e.name}: ${e.message}` });
+      await new Promise((r) => setTimeout(r, retry_pause_ms * attempt));
+    }
+  }
+}
+
 /** Run `step` on `workers` workers until it returns false (or the signal aborts). */
 async function parallel(workers: number, signal: AbortSignal, step: () => Promise<boolean>): Promise<void> {
   const worker = async () => {
