@@ -115,6 +115,9 @@ async function runTabs(viteUrl: string, signaling: string, n: number): Promise<R
         // Frames on the data channels: one carries every message for one peer from one drain.
         framesIn: d.frames_in - b.frames_in,
         framesOut: d.frames_out - b.frames_out,
+        // Data-channel sends: frames held while a channel was busy leave together ('b' frames).
+        channelSends: (st.transport?.channel_sends ?? 0) - (before[i]!.transport?.channel_sends ?? 0),
+        batchesSent: (st.transport?.batches_sent ?? 0) - (before[i]!.transport?.batches_sent ?? 0),
         drains: d.flushes - b.flushes,
         batchesWritten: d.batches_written - b.batches_written,
         batchesMerged: (d.batches_merged ?? 0) - (b.batches_merged ?? 0),

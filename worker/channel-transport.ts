@@ -124,6 +124,8 @@ export interface ChannelTransportStats {
   handler_errors: number;
   /** 'b' frames sent: several messages that waited for a busy channel, in one send. */
   batches_sent: number;
+  /** send() calls on data channels (frames, batches and heartbeats; relayed links not counted). */
+  channel_sends: number;
   /** Test partition: messages and heartbeats dropped on the way out / frames dropped on the way in; messages to out-cut peers without a link. */
   dropped_partition_out: number;
   dropped_partition_in: number;
@@ -203,6 +205,7 @@ export class ChannelTransport implements NetworkAdapter {
     relay_links: 0,
     handler_errors: 0,
     batches_sent: 0,
+    channel_sends: 0,
     dropped_partition_out: 0,
     dropped_partition_in: 0,
     dropped_partition_messages: 0,
@@ -568,6 +571,7 @@ export class ChannelTransport implements NetworkAdapter {
     }
     try {
       ch.send(frame);
+      this.counters.channel_sends++;
     } catch (err) {
       this.down(link, `send failed: ${String(err)}`);
     }
@@ -598,6 +602,7 @@ export class ChannelTransport implements NetworkAdapter {
         for (let k = i; k < j; k++) link.backlogBytes -= backlog[k]!.length * 2;
         i = j;
         ch.send(frame);
+        this.counters.channel_sends++;
       }
     } catch (err) {
       this.down(link, `send failed: ${String(err)}`);
