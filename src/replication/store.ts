@@ -7,6 +7,7 @@ import type { PeerContext } from '../peer/context.ts';
 import type { Ring } from '../ring/ring.ts';
 import type { RouteMsg, Router } from '../routing/router.ts';
 import { decide, emptyItem, type Item, mayWait, mergeItems, type Pending, validate, writeLocked } from './item.ts';
+import { PositionIndex } from './position-index.ts';
 import { RangeSet, type Interval } from './ranges.ts';
 import { majority, repairQuorum, shift } from './replicas.ts';
 
@@ -82,7 +83,8 @@ interface RepairRound {
  * replicas (see settleRepair for how many, and why).
  */
 export class ReplicaStore {
-  readonly entries = new Map<string, Entry>();
+  /** Every (key, slot) we hold, by id and (for range requests) by position. */
+  readonly entries = new PositionIndex<Entry>();
   /** Responsible positions without data. */
   readonly empty = new RangeSet();
   /** Responsible positions with data from before a restart, not yet checked against others. */
@@ -155,11 +157,20 @@ export class ReplicaStore {
 
   private save(e: Entry): void {
     const id = ReplicaStore.id(e.key, e.i);
+    if (e.item.pend.length > 0) this.withPending.add(e);
+    else this.withPending.delete(e);
     if (e.item.ver === 0 && e.item.pend.length === 0) {
       this.entries.delete(id);
       this.ctx.unpersist(ITEM_PREFIX + id);
     } else this.ctx.persist(ITEM_PREFIX + id, e.item as unknown as Json);
   }
+
+  /**
+   * Entries holding undecided transactions, kept by save(): a decision learned from an
+   * acceptor, and the periodic in-doubt inquiry, look at these instead of every entry (a
+   * scan per decision was most of a peer's CPU once it held tens of thousands of items).
+   */
+  private readonly withPending = new Set<Entry>();
 
   private saveAuth(): void {
     const self = this.ctx.self;
@@ -191,7 +202,9 @@ export class ReplicaStore {
         const slash = rest.indexOf('/');
         const i = Number(rest.slice(0, slash));
         const key = rest.slice(slash + 1);
-        this.entries.set(rest, { key, i, pos: shift(keyPosition(key), i, this.r), item: v as unknown as Item });
+        const e: Entry = { key, i, pos: shift(keyPosition(key), i, this.r), item: v as unknown as Item };
+        this.entries.set(rest, e);
+        if (e.item.pend.length > 0) this.withPending.add(e);
       } else if (k === META_AUTH) prev = v as unknown as Saved;
     }
     this.restored = true;
@@ -383,8 +396,7 @@ export class ReplicaStore {
 
   private handOverUniform(lo: PeerId, hi: PeerId, to: PeerId): void {
     const state: State = this.empty.intersects(lo, hi) ? 'none' : this.stale.intersects(lo, hi) ? 'stale' : 'auth';
-    const picked = [...this.entries.values()].filter((e) => lo === hi || inOpenClosed(e.pos, lo, hi));
-    picked.sort((a, b) => dist(lo, a.pos) - dist(lo, b.pos));
+    const picked = this.entries.inArc(lo, hi);
     this.send(lo, hi, to, state, picked.map((e) => [e.key, e.i, e.item] as Wire));
     this.empty.remove(lo, hi);
     this.stale.remove(lo, hi);
@@ -499,9 +511,10 @@ export class ReplicaStore {
       this.handovers.delete(ho.key);
       this.ctx.timers.cancel(ho.timer);
     }
-    for (const e of [...this.entries.values()]) {
-      if ((msg.lo === msg.hi || inOpenClosed(e.pos, msg.lo, msg.hi)) && !this.ring.isResponsible(e.pos)) {
+    for (const e of this.entries.inArc(msg.lo, msg.hi)) {
+      if (!this.ring.isResponsible(e.pos)) {
         this.entries.delete(ReplicaStore.id(e.key, e.i));
+        this.withPending.delete(e);
         this.ctx.unpersist(ITEM_PREFIX + ReplicaStore.id(e.key, e.i));
       }
     }
@@ -641,7 +654,7 @@ export class ReplicaStore {
   /** A decision learned for tx from an acceptor (answer to an inquiry): apply to every replica we hold of it. */
   onDecision(tx: string, commit: boolean): void {
     this.remember(tx, commit);
-    for (const e of this.entries.values()) if (e.item.pend.some((p) => p.tx === tx)) this.applyDecision(e, tx, commit);
+    for (const e of [...this.withPending]) if (e.item.pend.some((p) => p.tx === tx)) this.applyDecision(e, tx, commit);
   }
 
   private remember(tx: string, commit: boolean): void {
@@ -691,7 +704,7 @@ export class ReplicaStore {
   inquireInDoubt(): void {
     const now = this.ctx.now();
     const asked = new Set<string>();
-    for (const e of this.entries.values()) {
+    for (const e of this.withPending) {
       for (const p of e.item.pend) {
         if (now - p.at < this.ctx.config.tp_inquiry_ms || asked.has(p.tx)) continue;
         asked.add(p.tx);
@@ -742,11 +755,15 @@ export class ReplicaStore {
     let status: 'ok' | 'stale' | 'unknown' = 'ok';
     if (this.empty.intersects(body.lo, end)) status = 'unknown';
     else if (this.stale.intersects(body.lo, end)) status = 'stale';
-    const picked = [...this.entries.values()].filter((e) => inOpenClosed(e.pos, body.lo, end));
-    picked.sort((a, b) => dist(body.lo, a.pos) - dist(body.lo, b.pos));
+    // A page of at most sync_items_per_reply_max, never cut inside a group of equal
+    // positions (the asker goes on after coveredTo).
+    let picked = this.entries.inArc(body.lo, end, sync_items_per_reply_max + 1);
     let coveredTo = end;
     if (picked.length > sync_items_per_reply_max) {
-      picked.length = sync_items_per_reply_max;
+      let k = sync_items_per_reply_max;
+      while (k > 0 && picked[k - 1]!.pos === picked[k]!.pos) k--;
+      if (k === 0) picked = this.entries.inArc(body.lo, picked[0]!.pos);
+      else picked.length = k;
       coveredTo = picked[picked.length - 1]!.pos;
     }
     this.reply(msg.origin, {
