@@ -185,6 +185,26 @@ describe('Driver (real timers, memory adapters)', () => {
     expect(await db.read('k')).toBe(1);
   });
 
+  it('a request the peer never answers is answered at the deadline: timeout, or unknown for a commit', async () => {
+    const hub = new MemoryNetwork();
+    const d = await Driver.open({
+      storage: new MemoryStorage('deadline', { volume: new MemoryVolume() }),
+      network: (id) => hub.adapter(id),
+      chooseId: () => 1234,
+      config: fastConfig,
+      limits: { request_deadline_ms: 200 },
+    });
+    d.start([]);
+    await until(() => d.ringStatus === 'in', 2000, 'ring of one');
+    // A peer that swallows requests (a bug, a state it should never be in): callers still get an answer.
+    d.peer.request = () => {};
+    const [read, commit] = await Promise.all([d.request({ op: 'read', key: 'k' }), d.request({ op: 'tx_commit', tx: 't1', writes: [['k', 1, true]] })]);
+    expect(read).toMatchObject({ ok: false, code: 'timeout' });
+    expect(commit).toMatchObject({ ok: false, code: 'unknown' });
+    expect(d.snapshot().stats.requests_expired).toBe(2);
+    await d.close();
+  });
+
   it('a failed write is surfaced; no acknowledgement depends on it; reads go on; the driver recovers', async () => {
     const c = await ring(4);
     open.push(c);

@@ -61,6 +61,13 @@ export interface DriverLimits extends OutboxLimits {
    * bounds how much a flood can pile up before anything leaves.
    */
   inputs_per_drain_max: number;
+  /**
+   * A client request the peer has not answered after this many ms is answered by the driver
+   * ('unknown' for a commit or put, which may still take effect; 'timeout' otherwise), so no
+   * caller waits forever whatever state the peer got into. Far above every protocol timeout
+   * (a commit's outcome is known or 'unknown' within tx_outcome_timeout_ms).
+   */
+  request_deadline_ms: number;
 }
 
 export const DEFAULT_DRIVER_LIMITS: DriverLimits = {
@@ -71,6 +78,7 @@ export const DEFAULT_DRIVER_LIMITS: DriverLimits = {
   leave_timeout_ms: 15_000,
   timer_delay_max_ms: 3_600_000,
   inputs_per_drain_max: 256,
+  request_deadline_ms: 60_000,
 };
 
 export interface DriverOptions {
@@ -116,6 +124,8 @@ export interface DriverStatus {
 interface PendingRequest {
   op: ClientOp['op'];
   resolve: (r: ClientReply) => void;
+  /** Driver clock (ms) when it was made. */
+  at: number;
 }
 
 const META_ID = 'meta/id';
@@ -171,7 +181,7 @@ export class Driver {
   private readonly tasks = taskScheduler();
   private started = false;
   private closed = false;
-  readonly stats = { messages_in: 0, messages_out: 0, send_errors: 0, acks_dropped: 0, replies_failed: 0, link_downs: 0, handler_errors: 0, signals_relayed: 0, messages_local: 0, busy_ms: 0, send_ms: 0, decode_ms: 0, flushes: 0, frames_in: 0, frames_out: 0 };
+  readonly stats = { requests_expired: 0, messages_in: 0, messages_out: 0, send_errors: 0, acks_dropped: 0, replies_failed: 0, link_downs: 0, handler_errors: 0, signals_relayed: 0, messages_local: 0, busy_ms: 0, send_ms: 0, decode_ms: 0, flushes: 0, frames_in: 0, frames_out: 0 };
 
   constructor(opts: DriverOptions) {
     this.limits = { ...DEFAULT_DRIVER_LIMITS, ...opts.limits };
@@ -285,7 +295,8 @@ export class Driver {
       return Promise.resolve({ reqId, ok: false, code: 'invalid', message: `unknown operation ${JSON.stringify(kind ?? null)?.slice(0, 40)}` });
     }
     return new Promise((resolve) => {
-      this.pending.set(reqId, { op: kind as ClientOp['op'], resolve });
+      this.pending.set(reqId, { op: kind as ClientOp['op'], resolve, at: this.now() });
+      this.armDeadlineSweep();
       try {
         this.peer.request({ reqId, op });
       } catch (e) {
@@ -295,6 +306,29 @@ export class Driver {
       }
       this.queueFlush();
     });
+  }
+
+  private deadlineSweep: ReturnType<typeof setTimeout> | undefined;
+
+  /** While requests are pending, look every tenth of the deadline for ones past it (the map is in request order). */
+  private armDeadlineSweep(): void {
+    if (this.deadlineSweep !== undefined || this.closed) return;
+    this.deadlineSweep = setTimeout(() => {
+      this.deadlineSweep = undefined;
+      const limit = this.now() - this.limits.request_deadline_ms;
+      for (const [reqId, p] of this.pending) {
+        if (p.at > limit) break;
+        this.stats.requests_expired++;
+        const acknowledging = ACKNOWLEDGING_OPS.has(p.op);
+        this.answer({
+          reqId,
+          ok: false,
+          code: acknowledging ? 'unknown' : 'timeout',
+          message: `no answer from the peer within ${this.limits.request_deadline_ms} ms${acknowledging ? ': the write may or may not have taken effect' : ''}`,
+        });
+      }
+      if (this.pending.size > 0) this.armDeadlineSweep();
+    }, Math.max(100, this.limits.request_deadline_ms / 10));
   }
 
   onEvent(cb: (e: WatchEvent) => void): () => void {
@@ -395,6 +429,7 @@ export class Driver {
     if (this.closed) return;
     this.closed = true;
     clearTimeout(this.timer);
+    clearTimeout(this.deadlineSweep);
     this.tasks.close();
     this.outgoing.clear();
     this.outbox.close();
