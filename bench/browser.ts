@@ -7,7 +7,8 @@
  *
  * Per N: incrementTxPerSec (Scalaris' bench:increment: every client increments its own key
  * in a read-modify-write transaction; `clients` per tab, like Scalaris' client threads),
- * readsPerSec (quorum reads), commitLatencyMs p50/p99 (the commit request alone), and,
+ * readsPerSec (quorum reads), commitLatencyMs p50/p99 (the commit request alone, under that
+ * load), commitLatencyUnloadedMs (one client, the other tabs idle: no queueing), and,
  * measured in the same run, the floor they stand on: the data-channel round trip between
  * two tabs' protocol cores and the latency of one durable IndexedDB write. A commit takes 4
  * message delays (2 round trips) plus one durable write: commitFloorMs. Also reported: CPU
@@ -44,6 +45,8 @@ const browsers = a.get('browsers') === 'per-tab' ? 'per-tab' : 'one';
 const warmupMs = 1_000;
 const rtt_samples = 300;
 const idb_samples = 200;
+/** How long the unloaded commit latency is sampled (one client, sequential commits). */
+const unloaded_ms = 3_000;
 
 
 async function runTabs(viteUrl: string, signaling: string, n: number): Promise<Record<string, unknown>> {
@@ -136,7 +139,12 @@ async function runTabs(viteUrl: string, signaling: string, n: number): Promise<R
         if (/suspect|recover|timeout|retry|abort|inquir|unknown|dropped/.test(k)) protocol[k] = (protocol[k] ?? 0) + v;
       }
     }
+    // The same commit without queueing: one client in tab 0, every other tab idle. Under the
+    // load above a commit waits behind the others in flight (Little's law: latency = clients /
+    // throughput), which the floor does not count; this is the latency to compare with it.
+    const solo: LoopResult = await pages[0]!.evaluate((o) => window.peer.incrementLoop(o), { clients: 1, warmupMs: 500, durationMs: unloaded_ms, prefix: 'solo' });
     const commit = q(inc.flatMap((r) => r.commitLatencies));
+    const commitSolo = q(solo.commitLatencies);
     const floor = (n > 1 ? 2 * rtt!.p50 : 0) + idb.p50;
     return {
       tabs: n,
@@ -144,6 +152,8 @@ async function runTabs(viteUrl: string, signaling: string, n: number): Promise<R
       incrementTxPerSec: Math.round(sum(inc) / seconds),
       readsPerSec: Math.round(sum(reads) / seconds),
       commitLatencyMs: commit,
+      /** One client, the other tabs idle: no queueing behind other transactions. */
+      commitLatencyUnloadedMs: commitSolo,
       incrementLatencyMs: q(inc.flatMap((r) => r.latencies)),
       readLatencyMs: q(reads.flatMap((r) => r.latencies)),
       floor: {
@@ -153,6 +163,7 @@ async function runTabs(viteUrl: string, signaling: string, n: number): Promise<R
         note: n > 1 ? '2 data-channel round trips + 1 durable write' : 'one tab: no messages leave it; 1 durable write',
       },
       commitP50OverFloor: commit ? Math.round((commit.p50 / floor) * 100) / 100 : null,
+      commitUnloadedP50OverFloor: commitSolo ? Math.round((commitSolo.p50 / floor) * 100) / 100 : null,
       perMessageUs: micro && { dataChannelSend300B: round(micro.sendBigUs), decode: round(micro.decodeUs), jsonParse: round(micro.parseUs) },
       loadAverageAtStart: Math.round(load * 10) / 10,
       browserCpu,
