@@ -84,6 +84,9 @@ for (const n of sizes) {
     cpuSeconds: Number(((cpu.user + cpu.system) / 1e6).toFixed(1)),
     loadAvg1: Number(loadavg()[0]!.toFixed(2)),
     seed,
+    // Everything that happened in the run: must not change when only speed work is done.
+    traceHash: sim.trace.digest(),
+    traceEvents: sim.trace.events,
   };
   console.log(a.json ? JSON.stringify(out) : out);
 }

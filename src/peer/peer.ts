@@ -192,7 +192,8 @@ export class Peer {
     this.fd.heard(from);
     switch (msg.t) {
       case 'ping':
-        this.ctx.send(from, { t: 'pong', seq: msg.seq, member: this.ring.status === 'in', pred: this.ring.pred, succs: this.ring.succs.slice() });
+        // The successor list itself, not a copy: Ring replaces it, never changes it in place.
+        this.ctx.send(from, { t: 'pong', seq: msg.seq, member: this.ring.status === 'in', pred: this.ring.pred, succs: this.ring.succs });
         return;
       case 'pong':
         this.fd.pong(from, msg.seq);

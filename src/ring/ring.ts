@@ -41,7 +41,10 @@ export interface RingHooks {
 export class Ring {
   status: RingStatus = 'out';
   pred: PeerId | null = null;
-  /** succs[0] is the successor; never contains self unless the ring has one peer. */
+  /**
+   * succs[0] is the successor; never contains self unless the ring has one peer. Replaced
+   * by setSuccsOf, never changed in place: a heartbeat reply carries this very array.
+   */
   succs: PeerId[] = [];
   /** Peers to join through, tried in turn (a contact may be dead or may leave). */
   private joinContacts: PeerId[] = [];

@@ -59,11 +59,15 @@ type TickEvent = Extract<SimEvent, { kind: 'tick' }>;
 /**
  * The nodes by id, as an open-addressing table: ids in a Float64Array, nodes beside them. A
  * lookup reads one slot of each; a Map keyed by 52-bit ids (boxed numbers) also reads the
- * boxed key of every candidate, and this runs for every message sent.
+ * boxed key of every candidate, and this runs for every message sent. Each node's
+ * incarnation is kept beside it too (Simulation.setIncarnation keeps it current): a message
+ * is stamped with its receiver's incarnation when sent, and reading it from the node
+ * object was a cache miss per message in rings of thousands of peers.
  */
 class NodeIndex {
   private keys = new Float64Array(64).fill(-1);
   private vals: Array<SimNode | undefined> = new Array<SimNode | undefined>(64).fill(undefined);
+  private incs = new Float64Array(64);
   /** Slots in use, including tombstones (-2). */
   private used = 0;
 
@@ -73,13 +77,35 @@ class NodeIndex {
   }
 
   get(id: PeerId): SimNode | undefined {
+    const i = this.find(id);
+    return i < 0 ? undefined : this.vals[i];
+  }
+
+  /** The slot holding id, or -1. */
+  find(id: PeerId): number {
     const keys = this.keys;
     const mask = keys.length - 1;
     for (let i = this.slot(id, mask); ; i = (i + 1) & mask) {
       const k = keys[i]!;
-      if (k === id) return this.vals[i];
-      if (k === -1) return undefined;
+      if (k === id) return i;
+      if (k === -1) return -1;
     }
+  }
+
+  /** The node in slot i (from find()). */
+  nodeAt(i: number): SimNode {
+    return this.vals[i]!;
+  }
+
+  /** The incarnation of the node in slot i (from find()). */
+  incarnationAt(i: number): number {
+    return this.incs[i]!;
+  }
+
+  /** The node registered under id has a new incarnation. */
+  setIncarnation(id: PeerId, incarnation: number): void {
+    const i = this.find(id);
+    if (i >= 0) this.incs[i] = incarnation;
   }
 
   set(id: PeerId, node: SimNode): void {
@@ -91,6 +117,7 @@ class NodeIndex {
       const k = keys[i]!;
       if (k === id) {
         this.vals[i] = node;
+        this.incs[i] = node.incarnation;
         return;
       }
       if (k === -2 && tomb < 0) tomb = i;
@@ -99,6 +126,7 @@ class NodeIndex {
         if (tomb < 0) this.used++;
         keys[at] = id;
         this.vals[at] = node;
+        this.incs[at] = node.incarnation;
         return;
       }
     }
@@ -127,6 +155,7 @@ class NodeIndex {
     while (size < live * 4) size *= 2;
     this.keys = new Float64Array(size).fill(-1);
     this.vals = new Array<SimNode | undefined>(size).fill(undefined);
+    this.incs = new Float64Array(size);
     this.used = 0;
     for (let i = 0; i < oldKeys.length; i++) if (oldKeys[i]! >= 0) this.set(oldKeys[i]!, oldVals[i]!);
   }
@@ -142,7 +171,10 @@ export class SimNode {
   paused = false;
   /** Events that arrived while paused, replayed in order on resume. */
   backlog: SimEvent[] = [];
-  /** Bumped on every crash, so events meant for an earlier life are dropped. */
+  /**
+   * Bumped on every crash, so events meant for an earlier life are dropped. Changed only
+   * through Simulation.setIncarnation (its index keeps a copy).
+   */
   incarnation = 0;
   wakeAt = Infinity;
   wakeToken = 0;
@@ -359,6 +391,12 @@ export class Simulation {
     return { now: this.nowFn, random: () => rng.next() };
   }
 
+  /** A node's incarnation changes: always through here, so that the index's copy stays current. */
+  private setIncarnation(n: SimNode, incarnation: number): void {
+    n.incarnation = incarnation;
+    if (n.registeredAs !== null) this.index.setIncarnation(n.registeredAs, incarnation);
+  }
+
   /** One clock function for every peer (one closure that stays in cache, not one per peer). */
   private readonly nowFn = (): number => this.now;
 
@@ -370,7 +408,7 @@ export class Simulation {
     this.refresh(n);
     n.paused = false;
     n.backlog = [];
-    n.incarnation++;
+    this.setIncarnation(n, n.incarnation + 1);
     n.disk.crash();
     n.held = [];
     this.trace.add(this.now, 3, id, 0, 0);
@@ -422,7 +460,7 @@ export class Simulation {
         this.schedule(this.now + 10, () => {
           n.alive = false;
           this.refresh(n);
-          n.incarnation++;
+          this.setIncarnation(n, n.incarnation + 1);
         });
       } else this.schedule(this.now + 200, gone);
     };
@@ -713,8 +751,10 @@ export class Simulation {
     if (count !== undefined) count.n++;
     else this.sentCounts.set(kind, { n: 1 });
     const to = env.to;
-    const node = this.index.get(to);
-    const incarnation = node?.incarnation ?? 0;
+    // this.index.get(to) and its incarnation, without loading the node (see NodeIndex).
+    const slot = this.index.find(to);
+    const node = slot < 0 ? undefined : this.index.nodeAt(slot);
+    const incarnation = slot < 0 ? 0 : this.index.incarnationAt(slot);
     if (to === from) {
       // Local delivery: no network, but still a separate event, so handlers never re-enter.
       this.pushDeliver(this.now, from, to, env.msg, incarnation, node);
