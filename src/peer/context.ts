@@ -151,6 +151,9 @@ export class Counters {
   }
 }
 
+/** Takes a peer's message as it is sent (PeerContext.setSendSink): from is the sender's id. */
+export type SendSink = (from: PeerId, to: PeerId, msg: Msg) => void;
+
 /**
  * What every layer of one peer shares: identity, injected clock and randomness, timers,
  * counters, and the outbox that drain() hands to the driver. Layers never do I/O; they
@@ -176,6 +179,8 @@ export class PeerContext {
    * cache misses per step, when most steps only send.
    */
   private effects = 0;
+  /** See setSendSink(). */
+  private sink: SendSink | null = null;
   /** env.now, kept here so that reading the clock does not load the env object (see now()). */
   private readonly clock: () => number;
 
@@ -205,7 +210,28 @@ export class PeerContext {
     return this.clock.call(this.env);
   }
 
+  /**
+   * From now on, send() hands each message to sink at once instead of queueing it for
+   * drain() (messages already queued go first, in order). For a driver that would carry out
+   * the sends first thing after the step anyway and whose sink only queues them (the
+   * simulator): a message then costs no envelope, no output list and no output object, most
+   * of the simulator's garbage. The sink must not call back into this peer.
+   */
+  setSendSink(sink: SendSink | null): void {
+    this.sink = sink;
+    if (sink === null || (this.effects & SEND) === 0) return;
+    const queued = this.send_;
+    this.send_ = [];
+    this.effects &= ~SEND;
+    for (let i = 0; i < queued.length; i++) this.send(queued[i]!.to, queued[i]!.msg);
+  }
+
   send(to: PeerId, msg: Msg): void {
+    if (this.sink !== null) {
+      this.countOut(msg.t);
+      this.sink(this.self, to, msg);
+      return;
+    }
     this.effects |= SEND;
     this.send_.push({ to, msg });
   }

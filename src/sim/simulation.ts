@@ -273,6 +273,7 @@ export class Simulation {
     const peer = new Peer({ env: this.envFor(rng), config: this.opts.peerConfig, id: chosen, newRing: contact === null && this.nodes.size === 0 });
     const node = new SimNode(peer, new SimDisk(), rng);
     this.register(peer.id, node);
+    peer.ctx.setSendSink(this.sendNow);
     peer.start(this.contactsFor(contact));
     this.flush(node);
     if (contact !== null) this.armBootstrapRefresh();
@@ -439,6 +440,7 @@ export class Simulation {
     n.alive = true;
     this.refresh(n);
     n.wakeAt = Infinity;
+    n.peer.ctx.setSendSink(this.sendNow);
     n.peer.start(this.contactsFor(contact));
     this.trace.add(this.now, 4, id, 0, 0);
     this.flush(n);
@@ -653,7 +655,7 @@ export class Simulation {
     // iterator per loop on the hot path.
     const id = n.id;
     const send = out.send;
-    for (let i = 0; i < send.length; i++) this.transmit(id, send[i]!);
+    for (let i = 0; i < send.length; i++) this.transmit(id, send[i]!.to, send[i]!.msg);
     const events = out.events;
     for (let i = 0; i < events.length; i++) for (const fn of this.eventListeners) fn(id, events[i]!);
     if (out.persist === null && out.sendAfterPersist.length === 0 && out.replies.length === 0) {
@@ -731,7 +733,7 @@ export class Simulation {
   }
 
   private release(n: SimNode, envelopes: Envelope[], replies: ClientReply[]): void {
-    for (const env of envelopes) this.transmit(n.id, env);
+    for (const env of envelopes) this.transmit(n.id, env.to, env.msg);
     for (const r of replies) {
       const cb = this.replyCallbacks.get(r.reqId);
       if (cb) {
@@ -744,20 +746,27 @@ export class Simulation {
     }
   }
 
-  private transmit(from: PeerId, env: Envelope): void {
+  /**
+   * Every peer's sends go straight to transmit() (PeerContext.setSendSink), as they happen
+   * in its step: the same messages in the same order, at the same virtual time, as when
+   * flush() transmitted them after the step (nothing else runs in between), without an
+   * envelope, an output list and an output object per message. One function for all peers.
+   */
+  private readonly sendNow = (from: PeerId, to: PeerId, msg: Msg): void => this.transmit(from, to, msg);
+
+  private transmit(from: PeerId, to: PeerId, msg: Msg): void {
     this.sent++;
-    const kind = env.msg.t === 'route' ? routeKind(env.msg.body.k) : env.msg.t;
+    const kind = msg.t === 'route' ? routeKind(msg.body.k) : msg.t;
     const count = this.sentCounts.get(kind);
     if (count !== undefined) count.n++;
     else this.sentCounts.set(kind, { n: 1 });
-    const to = env.to;
     // this.index.get(to) and its incarnation, without loading the node (see NodeIndex).
     const slot = this.index.find(to);
     const node = slot < 0 ? undefined : this.index.nodeAt(slot);
     const incarnation = slot < 0 ? 0 : this.index.incarnationAt(slot);
     if (to === from) {
       // Local delivery: no network, but still a separate event, so handlers never re-enter.
-      this.pushDeliver(this.now, from, to, env.msg, incarnation, node);
+      this.pushDeliver(this.now, from, to, msg, incarnation, node);
       return;
     }
     if (!this.partitions.canSend(from, to)) return;
@@ -767,9 +776,9 @@ export class Simulation {
     const rng = this.netRng;
     if (net.loss_rate > 0 && rng.chance(net.loss_rate)) return;
     const first = oneDelay(net, rng);
-    this.pushDeliver(this.now + first, from, to, env.msg, incarnation, node);
+    this.pushDeliver(this.now + first, from, to, msg, incarnation, node);
     if (net.duplicate_rate > 0 && rng.chance(net.duplicate_rate)) {
-      this.pushDeliver(this.now + oneDelay(net, rng), from, to, env.msg, incarnation, node);
+      this.pushDeliver(this.now + oneDelay(net, rng), from, to, msg, incarnation, node);
     }
   }
 
