@@ -1,7 +1,7 @@
 import type { WriteBatch } from '../adapters/storage.ts';
 import type { Env } from '../core/env.ts';
 import type { Msg } from '../core/messages.ts';
-import { Timers } from '../core/timers.ts';
+import { Timers, type TimersOwner } from '../core/timers.ts';
 import type { Json, PeerId } from '../core/types.ts';
 import type { PeerConfig } from './config.ts';
 import type { ClientReply, Envelope, Output, WatchEvent } from './io.ts';
@@ -159,8 +159,10 @@ export type SendSink = (from: PeerId, to: PeerId, msg: Msg) => void;
  * counters, and the outbox that drain() hands to the driver. Layers never do I/O; they
  * append effects here.
  */
-export class PeerContext {
-  readonly timers = new Timers();
+export class PeerContext implements TimersOwner {
+  readonly timers = new Timers(this);
+  /** timers.nextAt(), kept current by the timers (so that drain() need not load them). */
+  private timersNext: number | null = null;
   readonly counters = new Counters();
   /** counters.base, kept here: counting a message touches this context and the shared table only. */
   private readonly countBase = this.counters.base;
@@ -190,6 +192,10 @@ export class PeerContext {
     readonly config: PeerConfig,
   ) {
     this.clock = env.now;
+  }
+
+  timersNextChanged(next: number | null): void {
+    this.timersNext = next;
   }
 
   /** One more message of type t received (counters.inByType). */
@@ -272,7 +278,7 @@ export class PeerContext {
     if (effects === 0) {
       // The common case for a heartbeat or a forwarded message's sender: nothing to hand
       // over. One reused object: the driver reads it before the next drain().
-      this.idle.wakeAt = this.timers.nextAt();
+      this.idle.wakeAt = this.timersNext;
       return this.idle;
     }
     this.effects = 0;
@@ -306,7 +312,7 @@ export class PeerContext {
       signals = this.signals_;
       this.signals_ = [];
     }
-    return { send, persist: effects & PERSIST ? this.takePersist() : null, sendAfterPersist: after, replies, events, signals, wakeAt: this.timers.nextAt() };
+    return { send, persist: effects & PERSIST ? this.takePersist() : null, sendAfterPersist: after, replies, events, signals, wakeAt: this.timersNext };
   }
 
   /** The writes of this step as one batch (persist_ starts empty again). */

@@ -551,8 +551,9 @@ export class Simulation {
   }
 
   private step(): void {
+    // The event's time from the queue's keys (e.at is the same number, in a box of its own).
+    this.now = this.queue.peekAt();
     const e = this.queue.pop()!;
-    this.now = e.at;
     switch (e.kind) {
       case 'deliver':
         if (this.deliver(e)) {
@@ -599,7 +600,7 @@ export class Simulation {
     this.beforeDeliver?.(e.from, e.to, e.msg);
     if (!n.alive) return true;
     this.delivered++;
-    this.trace.add(e.at, 1, e.from, e.to, e.msg.t.length + e.msg.t.charCodeAt(0) * 31);
+    this.trace.add(this.now, 1, e.from, e.to, e.msg.t.length + e.msg.t.charCodeAt(0) * 31);
     if (this.opts.trace_lines) this.traceLines.push(`${e.at.toFixed(3)} ${e.from}>${e.to} ${JSON.stringify(e.msg)}`);
     if (this.opts.codec_check) n.peer.receiveRaw(e.from, encode(e.msg));
     else n.peer.receive(e.from, e.msg);
@@ -616,7 +617,7 @@ export class Simulation {
       return false;
     }
     n.wakeAt = Infinity;
-    this.trace.add(e.at, 2, e.peer, 0, 0);
+    this.trace.add(this.now, 2, e.peer, 0, 0);
     n.peer.tick();
     this.flush(n);
     return true;
