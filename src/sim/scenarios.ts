@@ -7,7 +7,7 @@ import type { Simulation, SimNode } from './simulation.ts';
 export function buildRing(sim: Simulation, n: number, opts: { joinGapMs?: number } = {}): SimNode[] {
   const gap = opts.joinGapMs ?? 20;
   if (sim.members().length === 0) sim.addPeer(null);
-  while (sim.live().length < n) {
+  while (sim.liveCount() < n) {
     const contact = sim.rng.pick(sim.members()).id;
     sim.addPeer(contact);
     sim.runFor(gap);

@@ -5,9 +5,9 @@ import type { PeerConfig } from '../peer/config.ts';
 import type { ClientOp, ClientReply, Envelope, Output, WatchEvent } from '../peer/io.ts';
 import { splitByDurability } from '../peer/durability.ts';
 import { Peer } from '../peer/peer.ts';
-import { chooseJoinId } from '../replication/replicas.ts';
 import { SimDisk } from './disk.ts';
 import { EventQueue } from './event-queue.ts';
+import { chooseJoinIdSorted } from './join-id.ts';
 import { calmNetwork, type NetworkKnobs, oneDelay, Partitions } from './network-model.ts';
 import { Rng } from './rng.ts';
 import { TraceHash } from './trace.ts';
@@ -257,9 +257,7 @@ export class Simulation {
   addPeer(contact: PeerId | null, id?: PeerId): SimNode {
     const rng = this.rng.fork();
     // As a bootstrap server would: an id that halves the largest gap between known peers.
-    // Sorted here (natively) although chooseJoinId sorts them again: its sort with a
-    // comparator then meets sorted input, one pass instead of N log N compares per join.
-    const chosen = id ?? chooseJoinId(Array.from(Float64Array.from(this.selectIds(1)).sort()), () => rng.next());
+    const chosen = id ?? chooseJoinIdSorted(this.liveIdsSorted(), () => rng.next());
     const prev = this.nodes.get(chosen);
     if (prev?.alive) throw new Error(`peer id collision ${chosen}`);
     if (prev) {
@@ -356,6 +354,24 @@ export class Simulation {
     const list = this.list;
     for (let i = 0; i < this.listLen; i++) if ((flags[i]! & mask) === mask) out.push(list[i]!);
     return out;
+  }
+
+  /** The ids of the live nodes, sorted ascending (natively, in a typed array). */
+  private liveIdsSorted(): Float64Array {
+    const flags = this.listFlags;
+    let n = 0;
+    for (let i = 0; i < this.listLen; i++) if (flags[i]! & 1) n++;
+    const out = new Float64Array(n);
+    const ids = this.listIds;
+    for (let i = 0, j = 0; i < this.listLen; i++) if (flags[i]! & 1) out[j++] = ids[i]!;
+    return out.sort();
+  }
+
+  /** How many nodes live() would list. */
+  liveCount(): number {
+    let n = 0;
+    for (let i = 0; i < this.listLen; i++) if (this.listFlags[i]! & 1) n++;
+    return n;
   }
 
   private selectIds(mask: number): PeerId[] {
