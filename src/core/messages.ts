@@ -114,6 +114,12 @@ export const Msg = v.variant('t', [
   v.strictObject({ t: v.literal('leave'), pred: optId }),
   /** Leaving peer x to its predecessor: your successor is now succs[0]. */
   v.strictObject({ t: v.literal('leave_pred'), succs: ids }),
+  /**
+   * A peer that is leaving gracefully, to the peers it hears from: do not name me as an
+   * acceptor of new transactions (acceptor slots are fixed for a transaction's life and would
+   * leave with me).
+   */
+  v.strictObject({ t: v.literal('retiring') }),
 
   // ---- routing ----
   /**

@@ -142,8 +142,12 @@ export class Peer {
       return;
     }
     this.leaveRequested = true;
+    // From now on nobody should make us an acceptor of a new transaction (tm.ts, spread).
+    this.tx.tm.retireSelf();
+    for (const p of this.router.heartbeatPeers()) this.tellRetiring(p);
     const deadline = this.ctx.now() + Peer.leave_wait_ms_max;
     const check = () => {
+      this.tx.leadUndecided(this.ctx.now() - this.ctx.config.tx_commit_timeout_ms);
       const undecided = [...this.tx.acceptor.txs.values()].some((t) => t.decision === null);
       if (!undecided || this.ctx.now() >= deadline) this.finishLeave();
       else this.ctx.timers.schedule(this.ctx.now() + 100, check);
@@ -154,6 +158,16 @@ export class Peer {
   /** Longest a graceful leave waits for transactions that need our acceptor slots. */
   static readonly leave_wait_ms_max = 10_000;
   private leaveRequested = false;
+  /** Peers told that we are leaving (each once). */
+  private readonly retiringTold = new Set<PeerId>();
+  /** Peers told at most: a leave lasts at most leave_wait_ms_max. */
+  static readonly retiring_told_max = 4_096;
+
+  private tellRetiring(peer: PeerId): void {
+    if (this.retiringTold.has(peer) || this.retiringTold.size >= Peer.retiring_told_max) return;
+    this.retiringTold.add(peer);
+    this.ctx.send(peer, { t: 'retiring' });
+  }
 
   private finishLeave(): void {
     this.ring.leave();
@@ -190,6 +204,8 @@ export class Peer {
     }
     this.ctx.countIn(msg.t);
     this.fd.heard(from);
+    // Anyone who talks to us while we leave may name us an acceptor (from its routing cache): tell it too.
+    if (this.leaveRequested) this.tellRetiring(from);
     switch (msg.t) {
       case 'ping':
         // The successor list itself, not a copy: Ring replaces it, never changes it in place.
@@ -219,6 +235,8 @@ export class Peer {
         return this.ring.onLeave(from, msg.pred);
       case 'leave_pred':
         return this.ring.onLeavePred(from, msg.succs);
+      case 'retiring':
+        return this.tx.tm.onRetiring(from);
       case 'route':
         return this.router.handle(msg);
       case 'found':

@@ -39,6 +39,10 @@ interface TmTx {
 
 /** Outcomes remembered for idempotent retries by transaction id. */
 const outcomes_remembered_max = 10_000;
+/** How long a peer that said it is leaving is kept out of new acceptor sets (its leave waits at most 10 s). */
+const retiring_memory_ms = 30_000;
+/** Retiring peers remembered at most (the oldest are forgotten first). */
+const retiring_peers_max = 1_024;
 
 /**
  * The transaction manager: runs at the client's own peer. Reads go through quorum reads
@@ -50,6 +54,10 @@ const outcomes_remembered_max = 10_000;
 export class TransactionManager {
   private readonly txs = new Map<string, TmTx>();
   private readonly outcomes = new Map<string, CommitResult>();
+  /** Peers that told us they are leaving gracefully, and until when we believe it. */
+  private readonly retiring = new Map<PeerId, number>();
+  /** We are leaving ourselves: our own slots would go with us. */
+  private selfRetiring = false;
   /** Broadcast a learned outcome (set by the coordinator). */
   onDecided: (tx: string, commit: boolean, keys: string[], acc: PeerId[]) => void = () => {};
 
@@ -197,10 +205,10 @@ export class TransactionManager {
    * held) until the heal (found by e2e/partition.spec.ts on the 2-tab side of a 4/2 cut).
    */
   private spread(acc: PeerId[]): PeerId[] {
-    const known = [this.ctx.self, ...this.router.heartbeatPeers()];
+    const known = [this.ctx.self, ...this.router.heartbeatPeers()].filter((p) => !this.isRetiring(p));
     const used = new Set<PeerId>();
     return acc.map((a) => {
-      if (!used.has(a)) {
+      if (!used.has(a) && !this.isRetiring(a)) {
         used.add(a);
         return a;
       }
@@ -209,6 +217,33 @@ export class TransactionManager {
       used.add(other);
       return other;
     });
+  }
+
+  /**
+   * A peer is leaving gracefully: keep it out of new acceptor sets. Its leave waits for the
+   * transactions it accepts for; a transaction that named it while it was leaving would
+   * keep that wait going, or lose a slot when the wait ends (found by
+   * test/leave-acceptors.test.ts: with two slots gone, nothing is decided).
+   */
+  onRetiring(peer: PeerId): void {
+    const now = this.ctx.now();
+    this.retiring.delete(peer);
+    this.retiring.set(peer, now + retiring_memory_ms);
+    for (const [p, until] of this.retiring) {
+      if (until > now && this.retiring.size <= retiring_peers_max) break; // insertion order is age order
+      this.retiring.delete(p);
+    }
+  }
+
+  /** We are leaving: new transactions of our clients take their acceptors elsewhere. */
+  retireSelf(): void {
+    this.selfRetiring = true;
+  }
+
+  isRetiring(peer: PeerId): boolean {
+    if (peer === this.ctx.self) return this.selfRetiring;
+    const until = this.retiring.get(peer);
+    return until !== undefined && until > this.ctx.now();
   }
 
   private prepare(t: TmTx, writes: Map<string, { val: Json; ex: boolean }>): void {

@@ -140,6 +140,23 @@ export class Transactions {
     });
   }
 
+  /**
+   * Leaving: lead a recovery (once each) for the undecided transactions we accept for that
+   * we first saw at or before seenBy. Their TM had its own commit timeout to decide them and
+   * did not (it crashed, or lost a slot); our RTM timer would wait tx_recovery_timeout_ms and
+   * more, while the leave waits for exactly these transactions.
+   */
+  leadUndecided(seenBy: number): void {
+    for (const [tx, st] of this.acceptor.txs) {
+      if (st.decision !== null || st.firstSeenAt > seenBy || this.ledForLeave.has(tx)) continue;
+      this.ledForLeave.add(tx);
+      this.ctx.counters.add('tx.led_for_leave');
+      this.lead(tx);
+    }
+  }
+
+  private readonly ledForLeave = new Set<string>();
+
   /** Become the leader for tx (RTM takeover). */
   private lead(tx: string): void {
     const st = this.acceptor.txs.get(tx);
