@@ -74,6 +74,7 @@ export const DEFAULT_DRIVER_LIMITS: DriverLimits = {
   held_outputs_max: 100_000,
   storage_retry_ms: 500,
   storage_retry_max_ms: 10_000,
+  lazy_write_delay_ms: 100,
   requests_in_flight_max: 10_000,
   leave_timeout_ms: 15_000,
   timer_delay_max_ms: 3_600_000,
@@ -419,7 +420,8 @@ export class Driver {
     while (!this.closed && !this.peer.finished && this.now() < deadline) {
       await new Promise((r) => setTimeout(r, 50));
     }
-    // Let the last acknowledgements of durable state leave.
+    // Write what is parked, and let the last acknowledgements of durable state leave.
+    this.outbox.flush();
     await this.outbox.settle(2_000);
     await this.close();
   }
@@ -547,6 +549,9 @@ export class Driver {
     if (out.persist) this.outbox.persist(out.persist);
     let after = out.sendAfterPersist;
     let replies = out.replies;
+    // Even a message to ourselves that is released at once (below) starts a chain whose end
+    // waits for this batch (a local vote's acceptance, then the decision): write it now.
+    if (after.length > 0) this.outbox.want();
     if ((after.length > 0 || replies.length > 0) && this.outbox.waiting) {
       // What need not wait for the disk leaves now (src/peer/durability.ts says why).
       const split = splitByDurability(this.id, after, replies, (reqId) => this.pending.get(reqId)?.op);

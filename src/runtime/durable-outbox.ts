@@ -11,6 +11,15 @@
  * transaction's critical path, merged they are one. Merged batches apply in order (later
  * values win), so what reaches the disk is what the batches would have left one by one.
  *
+ * A batch nothing waits for is parked: written lazy_write_delay_ms later, gathering every
+ * batch persisted meanwhile, unless an output comes to wait for it first (or want() says
+ * one will). Why: measured with 4 idle tabs and one client, every transaction cost each tab
+ * 5 to 6 IndexedDB commits, most of them for state no message or reply waited on (an
+ * acceptor's record of a decision, a participant's applied write, garbage collection), and
+ * all IndexedDB commits of a browser serialize: they delayed the writes that did hold a
+ * commit's messages. Parked, 2.4 to 4.5. Safe: a crash loses a parked batch exactly as it
+ * would have lost a batch still being written, and nothing that depends on it has left.
+ *
  * A failed write puts the outbox in failure mode: everything held behind the failed batch
  * or any later one is handed to `fail` (the driver drops protocol acknowledgements and turns
  * client replies that acknowledge a write into errors), and so is every later output until
@@ -38,6 +47,8 @@ export interface OutboxLimits {
   /** First retry of a failed write after this many ms; doubles up to storage_retry_max_ms. */
   storage_retry_ms: number;
   storage_retry_max_ms: number;
+  /** A batch no output waits for is written this many ms later (gathering more), not in the next task. */
+  lazy_write_delay_ms: number;
 }
 
 export interface OutboxHandlers {
@@ -75,9 +86,10 @@ export class DurableOutbox {
   private retrying = false;
   private closed = false;
   /** The batch being gathered before it goes to storage (its number is already issued). */
-  private staged: { n: number; first: WriteBatch; merged: Map<string, Json | undefined> | null } | null = null;
+  private staged: { n: number; first: WriteBatch; merged: Map<string, Json | undefined> | null; wanted: boolean } | null = null;
+  private parkTimer: ReturnType<typeof setTimeout> | undefined;
   /** Batches made durable, and the time (ms) they took from write() to durable, summed; drains' batches merged into others. */
-  readonly stats = { batches_written: 0, write_ms: 0, batches_merged: 0 };
+  readonly stats = { batches_written: 0, write_ms: 0, batches_merged: 0, batches_parked: 0 };
 
   constructor(
     private readonly storage: StorageAdapter,
@@ -124,14 +136,39 @@ export class DurableOutbox {
       this.stats.batches_merged++;
       return;
     }
-    this.staged = { n: ++this.issued, first: batch, merged: null };
-    this.defer(() => this.issue());
+    const parked = { n: ++this.issued, first: batch, merged: null, wanted: false };
+    this.staged = parked;
+    this.stats.batches_parked++;
+    this.parkTimer = setTimeout(() => {
+      if (this.staged === parked) this.issue();
+    }, this.limits.lazy_write_delay_ms);
+  }
+
+  /** Something will wait for the staged batch (or a batch after it): write it in the next task. */
+  want(): void {
+    const staged = this.staged;
+    if (staged === null || staged.wanted) return;
+    staged.wanted = true;
+    this.stats.batches_parked--;
+    clearTimeout(this.parkTimer);
+    this.defer(() => {
+      if (this.staged === staged) this.issue();
+    });
+  }
+
+  /** Writes a parked batch now (a graceful leave: what it holds should outlive us). */
+  flush(): void {
+    if (this.staged !== null) {
+      clearTimeout(this.parkTimer);
+      this.issue();
+    }
   }
 
   /** Hands the staged batch to storage. */
   private issue(): void {
     const staged = this.staged;
     this.staged = null;
+    clearTimeout(this.parkTimer);
     if (staged === null || this.closed) return;
     const { n } = staged;
     const batch = staged.merged === null ? staged.first : toBatch(staged.merged);
@@ -159,19 +196,23 @@ export class DurableOutbox {
     if (this.failure_ !== null) this.handlers.fail(envelopes, replies, this.reason());
     else if (this.durableUpTo === this.issued) this.handlers.release(envelopes, replies);
     else if (this.held.length >= this.limits.held_outputs_max) this.handlers.fail(envelopes, replies, 'too many outputs waiting for storage');
-    else this.held.push({ batch: this.issued, envelopes, replies });
+    else {
+      this.held.push({ batch: this.issued, envelopes, replies });
+      this.want();
+    }
   }
 
-  /** Waits (bounded) until nothing is held. */
+  /** Waits (bounded) until nothing is held and no write is in flight. */
   async settle(timeoutMs: number): Promise<void> {
     const deadline = this.now() + timeoutMs;
-    while (this.held.length > 0 && this.failure_ === null && this.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    while ((this.held.length > 0 || this.inFlight.size > 0) && this.failure_ === null && this.now() < deadline) await new Promise((r) => setTimeout(r, 10));
   }
 
   /** Stops: nothing held is released any more (a staged batch is dropped, as a crash would). */
   close(): void {
     this.closed = true;
     this.staged = null;
+    clearTimeout(this.parkTimer);
     clearTimeout(this.retryTimer);
     this.held = [];
   }
@@ -213,6 +254,16 @@ export class DurableOutbox {
       this.inFlight.delete(b);
       if (b !== n) this.superseded.add(b);
       this.completed.add(b);
+    }
+    // A staged (parked) batch is newer than every batch in flight and older than anything
+    // persisted from now on, which goes to `unwritten`: it joins the rewrite here, or a retry
+    // that succeeded before it is issued would be overwritten by its older values.
+    const staged = this.staged;
+    if (staged !== null) {
+      this.staged = null;
+      clearTimeout(this.parkTimer);
+      mergeInto(rewrite, staged.merged === null ? staged.first : toBatch(staged.merged));
+      this.completed.add(staged.n);
     }
     for (const [k, v] of this.unwritten) rewrite.set(k, v);
     this.unwritten = rewrite;
