@@ -1,13 +1,13 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { MemoryNetwork } from '../adapters/memory-network.ts';
 import { MemoryStorage, MemoryVolume } from '../adapters/memory-storage.ts';
-import type { StorageAdapter, StorageUsage, WriteBatch } from '../adapters/storage.ts';
+import type { StorageAdapter } from '../adapters/storage.ts';
 import { Db } from '../api/db.ts';
 import { CommitUnknownError, AbortedError } from '../api/errors.ts';
 import type { Json, PeerId } from '../core/types.ts';
 import { chooseJoinId } from '../replication/replicas.ts';
 import { Driver, driverLink, storedIdentity } from './driver.ts';
-import { fastConfig } from './testing.ts';
+import { GatedStorage, fastConfig } from './testing.ts';
 
 /** The real-time driver with real timers, MemoryNetwork and MemoryStorage (timers shortened: see testing.ts). */
 
@@ -18,39 +18,6 @@ async function until(cond: () => boolean | Promise<boolean>, timeoutMs: number, 
   while (!(await cond())) {
     if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms: ${what}`);
     await sleep(10);
-  }
-}
-
-/** A real MemoryStorage whose writes can be held back, to watch what waits for durability. */
-class GatedStorage implements StorageAdapter {
-  gate: Promise<void> | null = null;
-  private open_: (() => void) | null = null;
-  writes = 0;
-  constructor(readonly inner: MemoryStorage) {}
-  hold() {
-    this.gate = new Promise((r) => (this.open_ = r));
-  }
-  release() {
-    this.open_?.();
-    this.gate = null;
-  }
-  loadAll() {
-    return this.inner.loadAll();
-  }
-  async write(batch: WriteBatch): Promise<void> {
-    this.writes++;
-    const p = this.inner.write(batch);
-    if (this.gate) await this.gate;
-    return p;
-  }
-  usage(): Promise<StorageUsage> {
-    return this.inner.usage();
-  }
-  close() {
-    return this.inner.close();
-  }
-  destroy() {
-    return this.inner.destroy();
   }
 }
 

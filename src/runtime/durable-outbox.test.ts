@@ -1,47 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { MemoryStorage } from '../adapters/memory-storage.ts';
-import type { StorageAdapter, StorageUsage, WriteBatch } from '../adapters/storage.ts';
+import type { WriteBatch } from '../adapters/storage.ts';
 import type { Json } from '../core/types.ts';
 import type { ClientReply, Envelope } from '../peer/io.ts';
 import { DurableOutbox, type OutboxLimits } from './durable-outbox.ts';
+import { GatedStorage } from './testing.ts';
 
 /** The durability rule's bookkeeping (durable-outbox.ts): parked batches, want, flush, failures. */
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** The real MemoryStorage, whose writes can be held back to see what is in flight meanwhile. */
-class GatedStorage implements StorageAdapter {
-  private gate: Promise<void> | null = null;
-  private open_: (() => void) | null = null;
-  readonly batches: WriteBatch[] = [];
-  constructor(readonly inner: MemoryStorage) {}
-  hold(): void {
-    this.gate = new Promise((r) => (this.open_ = r));
-  }
-  release(): void {
-    this.open_?.();
-    this.gate = null;
-  }
-  loadAll() {
-    return this.inner.loadAll();
-  }
-  async write(batch: WriteBatch): Promise<void> {
-    this.batches.push(batch);
-    const p = this.inner.write(batch);
-    p.catch(() => {}); // its failure is reported when the gate opens, not while it is held
-    if (this.gate) await this.gate;
-    return p;
-  }
-  usage(): Promise<StorageUsage> {
-    return this.inner.usage();
-  }
-  close() {
-    return this.inner.close();
-  }
-  destroy() {
-    return this.inner.destroy();
-  }
-}
 
 const limits: OutboxLimits = { held_outputs_max: 100, storage_retry_ms: 10, storage_retry_max_ms: 40, lazy_write_delay_ms: 100 };
 const env = (n: number): Envelope => ({ to: 2, msg: { t: 'ping', seq: n } });

@@ -1,3 +1,5 @@
+import type { MemoryStorage } from '../adapters/memory-storage.ts';
+import type { StorageAdapter, StorageUsage, WriteBatch } from '../adapters/storage.ts';
 import type { PeerConfig } from '../peer/config.ts';
 
 /**
@@ -22,3 +24,45 @@ export const fastConfig: Partial<PeerConfig> = {
   anti_entropy_interval_ms: 1000,
   handover_retry_ms: 300,
 };
+
+/**
+ * The real MemoryStorage whose writes can be held back (hold/release), to watch what waits
+ * for durability while a write is in flight. Each write applies at once; its promise settles
+ * when the gate opens (a failure too: it is reported then, not while held).
+ */
+export class GatedStorage implements StorageAdapter {
+  private gate: Promise<void> | null = null;
+  private open_: (() => void) | null = null;
+  /** Every batch handed to write(), in order. */
+  readonly batches: WriteBatch[] = [];
+  constructor(readonly inner: MemoryStorage) {}
+  get writes(): number {
+    return this.batches.length;
+  }
+  hold(): void {
+    this.gate = new Promise((r) => (this.open_ = r));
+  }
+  release(): void {
+    this.open_?.();
+    this.gate = null;
+  }
+  loadAll() {
+    return this.inner.loadAll();
+  }
+  async write(batch: WriteBatch): Promise<void> {
+    this.batches.push(batch);
+    const p = this.inner.write(batch);
+    p.catch(() => {}); // reported when the gate opens
+    if (this.gate) await this.gate;
+    return p;
+  }
+  usage(): Promise<StorageUsage> {
+    return this.inner.usage();
+  }
+  close() {
+    return this.inner.close();
+  }
+  destroy() {
+    return this.inner.destroy();
+  }
+}
