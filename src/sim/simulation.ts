@@ -665,6 +665,14 @@ export class Simulation {
 
   /** Carry out a peer's effects. */
   private flush(n: SimNode): void {
+    const ctx = n.peer.ctx;
+    if (ctx.quiet()) {
+      // What drain() would hand over (its idle output: nothing but the next deadline), read
+      // from the context, which the step just touched, not from a drained output object.
+      this.refresh(n);
+      this.wake(n, ctx.wakeAt());
+      return;
+    }
     const out: Output = n.peer.drain();
     // The step just taken may have changed its ring status (before any listener runs).
     this.refresh(n);
