@@ -147,8 +147,7 @@ export class Peer {
     for (const p of this.router.heartbeatPeers()) this.tellRetiring(p);
     const deadline = this.ctx.now() + Peer.leave_wait_ms_max;
     const check = () => {
-      this.tx.leadUndecided(this.ctx.now() - this.ctx.config.tx_commit_timeout_ms);
-      const undecided = [...this.tx.acceptor.txs.values()].some((t) => t.decision === null);
+      const undecided = this.tx.leadUndecided(this.ctx.now() - this.ctx.config.tx_commit_timeout_ms);
       if (!undecided || this.ctx.now() >= deadline) this.finishLeave();
       else this.ctx.timers.schedule(this.ctx.now() + 100, check);
     };

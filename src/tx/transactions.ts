@@ -40,6 +40,8 @@ export class Transactions {
   private readonly forgetOut = new Map<PeerId, string[]>();
   private readonly awaiting = new Map<string, AwaitingAcks>();
   private gcFlushArmed = false;
+  /** Transactions whose recovery we led while leaving (leadUndecided: once each). */
+  private readonly ledForLeave = new Set<string>();
 
   constructor(
     private readonly ctx: PeerContext,
@@ -144,18 +146,21 @@ export class Transactions {
    * Leaving: lead a recovery (once each) for the undecided transactions we accept for that
    * we first saw at or before seenBy. Their TM had its own commit timeout to decide them and
    * did not (it crashed, or lost a slot); our RTM timer would wait tx_recovery_timeout_ms and
-   * more, while the leave waits for exactly these transactions.
+   * more, while the leave waits for exactly these transactions. Returns whether any
+   * transaction we accept for is still undecided (the leave waits while one is).
    */
-  leadUndecided(seenBy: number): void {
+  leadUndecided(seenBy: number): boolean {
+    let undecided = false;
     for (const [tx, st] of this.acceptor.txs) {
-      if (st.decision !== null || st.firstSeenAt > seenBy || this.ledForLeave.has(tx)) continue;
+      if (st.decision !== null) continue;
+      undecided = true;
+      if (st.firstSeenAt > seenBy || this.ledForLeave.has(tx)) continue;
       this.ledForLeave.add(tx);
       this.ctx.counters.add('tx.led_for_leave');
       this.lead(tx);
     }
+    return undecided;
   }
-
-  private readonly ledForLeave = new Set<string>();
 
   /** Become the leader for tx (RTM takeover). */
   private lead(tx: string): void {
